@@ -1,0 +1,11 @@
+#!/bin/sh
+# A strongSwan host: network, then charon with the configuration imgtool
+# mounted at /etc/swanctl.
+set -eu
+. /usr/local/lib/imgtool/node.sh
+. /usr/local/lib/imgtool/strongswan.sh
+net_up
+charon_config
+run_charon
+mark_ready
+wait "$charon"

@@ -1,0 +1,57 @@
+# shellcheck shell=sh
+# Runs charon with the ESP backend this kernel allows, then loads swanctl.
+
+# Kernel ESP is proven only by adding an SA (/proc/net/xfrm_stat exists even
+# without ESP). The probe runs in this container's own namespace.
+kernel_esp_works() {
+  ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode tunnel \
+    enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff \
+    auth-trunc 'hmac(sha256)' 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 128 \
+    >/dev/null 2>&1 || return 1
+  ip xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 >/dev/null 2>&1 || true
+  return 0
+}
+
+# Writes charon's settings. Routes go to the main table (254): policy routing
+# rules do not work under qemu-user emulation, and nothing here needs them.
+charon_config() {
+  if [ "${IMGTOOL_ESP:-auto}" = kernel ] || { [ "${IMGTOOL_ESP:-auto}" = auto ] && kernel_esp_works; }; then
+    backend=kernel-netlink libipsec=no
+  else
+    [ -c /dev/net/tun ] || die "no kernel ESP and no /dev/net/tun: run with --device /dev/net/tun"
+    backend=kernel-libipsec libipsec=yes
+  fi
+  echo "$backend" >"$IMGTOOL_RUN/esp-backend"
+  log "ESP backend: $backend"
+  cat >/etc/strongswan.d/zz-imgtool.conf <<CONF
+charon {
+  routing_table = 254
+  install_virtual_ip = no
+  threads = 8
+  filelog {
+    stderr { default = 1 ike = 1 knl = 0 time_format = %T }
+  }
+  syslog { daemon { default = -1 } }
+  plugins {
+    kernel-libipsec { load = $libipsec }
+  }
+}
+CONF
+}
+
+# charon in the background of this shell (which forwards TERM), swanctl once
+# its VICI socket answers.
+run_charon() {
+  /usr/lib/ipsec/charon &
+  charon=$!
+  trap 'kill -TERM $charon 2>/dev/null; wait $charon; exit 0' TERM INT
+  i=0
+  until swanctl --stats >/dev/null 2>&1; do
+    kill -0 "$charon" 2>/dev/null || die "charon exited during start-up"
+    i=$((i + 1)); [ $i -lt 600 ] || die "charon's VICI socket did not answer in 30 s"
+    sleep 0.05
+  done
+  if [ -f /etc/swanctl/swanctl.conf ]; then
+    swanctl --load-all --noprompt >&2 || die "swanctl --load-all failed"
+  fi
+}

@@ -1,0 +1,3 @@
+//! imgtool: builds, validates and publishes the images of a VPN teaching
+//! testbed, and runs that testbed on any laptop.
+pub mod scenario;
