@@ -12,8 +12,8 @@ kernel_esp_works() {
   return 0
 }
 
-# Writes charon's settings. Routes go to the main table (254): policy routing
-# rules do not work under qemu-user emulation, and nothing here needs them.
+# Writes charon's settings. Routes go to the main table (254) by default:
+# policy routing rules do not work under qemu-user emulation.
 charon_config() {
   if [ "${IMGTOOL_ESP:-auto}" = kernel ] || { [ "${IMGTOOL_ESP:-auto}" = auto ] && kernel_esp_works; }; then
     backend=kernel-netlink libipsec=no
@@ -23,9 +23,17 @@ charon_config() {
   fi
   echo "$backend" >"$IMGTOOL_RUN/esp-backend"
   log "ESP backend: $backend"
+  # Host-to-host tunnels carry the peer's own address: charon's IKE and ESP
+  # packets are marked so they bypass the tunnel route in table 220 (native
+  # platforms only: qemu-user cannot set policy rules).
+  if [ "${IMGTOOL_ROUTING:-main}" = policy ]; then
+    table=220 fwmark='!0x42' sockmark=0x42 peer_ts=yes
+  else
+    table=254 fwmark='' sockmark='' peer_ts=no
+  fi
   cat >/etc/strongswan.d/zz-imgtool.conf <<CONF
 charon {
-  routing_table = 254
+  routing_table = $table
   install_virtual_ip = no
   threads = 8
   filelog {
@@ -33,7 +41,9 @@ charon {
   }
   syslog { daemon { default = -1 } }
   plugins {
-    kernel-libipsec { load = $libipsec }
+    kernel-libipsec { load = $libipsec allow_peer_ts = $peer_ts }
+    kernel-netlink { fwmark = $fwmark }
+    socket-default { fwmark = $sockmark }
   }
 }
 CONF

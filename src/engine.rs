@@ -1,0 +1,200 @@
+//! The Docker CLI wrapper: the only place that spawns `docker`. Every call
+//! goes through [`Engine`], so failures carry the shell-quoted command line,
+//! the exit status and the tail of stderr, ready to copy and rerun.
+
+use std::ffi::OsString;
+use std::io;
+use std::process::Output;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("docker is not installed (or not on PATH): install Docker, e.g. with scripts/setup-debian.sh")]
+    NotInstalled,
+    #[error("the Docker daemon is not running: start it (scripts/setup-debian.sh starts one) and retry")]
+    DaemonDown,
+    #[error("cannot run `{cmd}`: {source}")]
+    Spawn { cmd: String, source: io::Error },
+    #[error("`{cmd}` failed ({status}): {tail}")]
+    Failed { cmd: String, status: String, tail: String },
+}
+
+impl EngineError {
+    /// The stderr tail of a failed command, for callers that react to it.
+    pub fn stderr(&self) -> &str {
+        match self {
+            EngineError::Failed { tail, .. } => tail,
+            _ => "",
+        }
+    }
+}
+
+/// What a finished docker command said.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: OsString,
+    /// Print each command before running it (`-v`).
+    pub verbose: bool,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine { docker: std::env::var_os("IMGTOOL_DOCKER").unwrap_or_else(|| "docker".into()), verbose: false }
+    }
+}
+
+/// Shell-quotes one argument, only where needed.
+pub fn quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b));
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
+}
+
+impl Engine {
+    fn command_line(&self, args: &[String]) -> String {
+        std::iter::once(self.docker.to_string_lossy().into_owned())
+            .chain(args.iter().map(|a| quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn expr(&self, args: &[String]) -> duct::Expression {
+        if self.verbose {
+            eprintln!("+ {}", self.command_line(args));
+        }
+        duct::cmd(&self.docker, args)
+    }
+
+    fn classify(&self, args: &[String], out: io::Result<Output>) -> Result<Run, EngineError> {
+        let out = out.map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => EngineError::NotInstalled,
+            _ => EngineError::Spawn { cmd: self.command_line(args), source },
+        })?;
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if run.stderr.contains("Cannot connect to the Docker daemon") || run.stderr.contains("docker daemon running?") {
+            return Err(EngineError::DaemonDown);
+        }
+        Ok(run)
+    }
+
+    /// Runs docker and returns what it said, whatever its exit status.
+    /// stdout and stderr are drained together, so a chatty child cannot block.
+    pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Run, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
+        self.classify(&args, out)
+    }
+
+    /// Runs docker; a non-zero exit is an error carrying the stderr tail.
+    pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let run = self.output(&args)?;
+        if run.ok() {
+            Ok(run.stdout)
+        } else {
+            Err(EngineError::Failed {
+                cmd: self.command_line(&args),
+                status: format!("exit {}", run.code),
+                tail: last_lines(&run.stderr, 3),
+            })
+        }
+    }
+
+    /// Runs docker and returns raw stdout bytes (for pcap files and such).
+    pub fn run_bytes<S: AsRef<str>>(&self, args: &[S]) -> Result<Vec<u8>, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
+        let raw = out.as_ref().map(|o| o.stdout.clone()).unwrap_or_default();
+        let run = self.classify(&args, out)?;
+        if run.ok() {
+            Ok(raw)
+        } else {
+            Err(EngineError::Failed { cmd: self.command_line(&args), status: format!("exit {}", run.code), tail: last_lines(&run.stderr, 3) })
+        }
+    }
+
+    /// Runs docker attached to this terminal (exec, capture); returns its exit code.
+    pub fn interactive<S: AsRef<str>>(&self, args: &[S], stdout_file: Option<&std::path::Path>) -> Result<i32, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let mut expr = self.expr(&args).unchecked();
+        if let Some(path) = stdout_file {
+            expr = expr.stdout_path(path);
+        }
+        let status = expr.run().map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => EngineError::NotInstalled,
+            _ => EngineError::Spawn { cmd: self.command_line(&args), source },
+        })?;
+        Ok(status.status.code().unwrap_or(130))
+    }
+
+    /// Fails with [`EngineError::DaemonDown`] unless the daemon answers.
+    pub fn ping(&self) -> Result<(), EngineError> {
+        self.run(&["version", "--format", "{{.Server.Version}}"]).map(|_| ())
+    }
+
+    /// The daemon's own platform, e.g. `linux/amd64`.
+    pub fn native_platform(&self) -> Result<String, EngineError> {
+        let out = self.run(&["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"])?;
+        Ok(out.trim().to_string())
+    }
+}
+
+/// The last `n` non-empty lines of `text`, joined on one line.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return "no output".into();
+    }
+    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+    joined.chars().take(600).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_leaves_plain_words_and_quotes_the_rest() {
+        assert_eq!(quote("run"), "run");
+        assert_eq!(quote("name=isp-a,mac-address=02:00:00:01:01:01"), "name=isp-a,mac-address=02:00:00:01:01:01");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\n\nb\nc\nd\n", 2), "c | d");
+        assert_eq!(last_lines("  \n", 2), "no output");
+    }
+
+    #[test]
+    fn missing_docker_binary_is_not_installed() {
+        let e = Engine { docker: "/nonexistent/docker".into(), verbose: false };
+        assert!(matches!(e.run(&["version"]), Err(EngineError::NotInstalled)));
+    }
+
+    #[test]
+    fn failure_carries_command_status_and_stderr() {
+        // `sh` stands in for docker here: this checks our error shape only.
+        let e = Engine { docker: "sh".into(), verbose: false };
+        let err = e.run(&["-c", "echo first >&2; echo boom >&2; exit 3"]).unwrap_err().to_string();
+        assert_eq!(err, "`sh -c 'echo first >&2; echo boom >&2; exit 3'` failed (exit 3): first | boom");
+    }
+}
