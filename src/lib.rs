@@ -1,6 +1,21 @@
 //! imgtool: builds, validates and publishes the images of a VPN teaching
 //! testbed, and runs that testbed on any laptop.
-pub mod scenario;
-pub mod engine;
+//!
+//! Layout: `scenario` (the declared topology) feeds `nodefiles` (what each
+//! node is given) and `testbed::spec` (containers and networks), which
+//! `testbed` runs through `engine` (the only module that spawns docker) and
+//! `compose` renders; `check` proves a running testbed; `build` gets images.
+
+pub mod build;
+pub mod check;
+pub mod compose;
 pub mod config;
+pub mod doctor;
+pub mod engine;
 pub mod nodefiles;
+pub mod progress;
+pub mod scenario;
+pub mod testbed;
+
+/// The testbed name when `--name` is not given.
+pub const DEFAULT_TESTBED: &str = "vpnlab";

@@ -1,3 +1,112 @@
-fn main() {
-    println!("Hello, world!");
+//! The imgtool binary: parses arguments, calls the library, and turns the
+//! outcome into one line and an exit code (documented in `--help`).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use cli::{Cli, Command};
+use imgtool::check;
+use imgtool::config::Config;
+use imgtool::engine::Engine;
+use imgtool::progress::Progress;
+use imgtool::testbed::{self, UpRequest};
+
+const EXIT_ERROR: u8 = 1;
+const EXIT_CHECK_FAILED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("imgtool: error: {}", chain.join(": "));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let mut engine = Engine::default();
+    engine.verbose = cli.verbose;
+    let config = || Config::discover(cli.config.as_deref());
+    match cli.command {
+        Command::Up { scenario, name, platform, build, psk, driver } => {
+            let progress = Progress::new(cli.quiet);
+            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver };
+            let summary = testbed::up(&engine, &config()?, &req, &progress)?;
+            progress.finish();
+            if summary.already_up {
+                println!("testbed {} already runs {} on {}: nothing changed", req.name, summary.scenario, summary.platform);
+                return Ok(0);
+            }
+            print!("{}", check::render(&summary.checks));
+            println!(
+                "\nscenario  {}\nplatform  {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
+                summary.scenario,
+                summary.platform,
+                summary.nodes,
+                summary.tunnels,
+                summary.seconds,
+                summary.memory.map_or("n/a".into(), mib)
+            );
+            if check::all_passed(&summary.checks) {
+                Ok(0)
+            } else {
+                eprintln!("imgtool: the testbed is up but not every check passed: see FAIL lines; `imgtool check` reruns them");
+                Ok(EXIT_CHECK_FAILED)
+            }
+        }
+        Command::Check { name } => {
+            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let progress = Progress::new(cli.quiet);
+            let results = check::run(&engine, &tb, &progress)?;
+            progress.finish();
+            print!("{}", check::render(&results));
+            Ok(if check::all_passed(&results) { 0 } else { EXIT_CHECK_FAILED })
+        }
+        Command::Status { name } => {
+            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            print!("{}", testbed::ops::status(&engine, &tb)?);
+            Ok(0)
+        }
+        Command::Exec { node, cmd, name } => {
+            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let code = testbed::ops::exec(&engine, &tb, &node, &cmd)?;
+            Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
+        }
+        Command::Capture { node, iface, file, count, duration, name } => {
+            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let code = testbed::ops::capture(&engine, &tb, &node, &iface, &file, count, duration)?;
+            Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
+        }
+        Command::Down { name } => {
+            let progress = Progress::new(cli.quiet);
+            let (containers, networks) = testbed::down(&engine, &name.name, &progress)?;
+            progress.finish();
+            println!("testbed {}: removed {containers} containers and {networks} networks", name.name);
+            Ok(0)
+        }
+        Command::Render { scenario, output, name, driver } => {
+            let written = imgtool::compose::write(&config()?, &scenario, &name.name, driver, &output)
+                .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
+            println!("wrote {}: run it with `docker compose -f {} up -d`", written.display(), written.display());
+            Ok(0)
+        }
+        Command::Doctor => {
+            let config = config()?;
+            let probe = config.reference("router");
+            let findings = imgtool::doctor::run(&engine, Some(&probe));
+            print!("{}", imgtool::doctor::render(&findings));
+            Ok(if imgtool::doctor::all_required_ok(&findings) { 0 } else { EXIT_ERROR })
+        }
+    }
 }

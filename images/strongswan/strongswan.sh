@@ -31,17 +31,22 @@ charon_config() {
   else
     table=254 fwmark='' sockmark='' peer_ts=no
   fi
-  cat >/etc/strongswan.d/zz-imgtool.conf <<CONF
+  # Only the plugins the testbed uses: faster start, less memory, and the
+  # ESP backend chosen above (listed first so it takes precedence).
+  [ "$libipsec" = yes ] && first=kernel-libipsec || first=''
+  cat >/etc/strongswan.conf <<CONF
+# Written by the imgtool image at start-up.
 charon {
+  load_modular = no
+  load = $first random nonce openssl curve25519 x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici
   routing_table = $table
   install_virtual_ip = no
-  threads = 8
   filelog {
     stderr { default = 1 ike = 1 knl = 0 time_format = %T }
   }
   syslog { daemon { default = -1 } }
   plugins {
-    kernel-libipsec { load = $libipsec allow_peer_ts = $peer_ts }
+    kernel-libipsec { allow_peer_ts = $peer_ts }
     kernel-netlink { fwmark = $fwmark }
     socket-default { fwmark = $sockmark }
   }

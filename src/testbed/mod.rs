@@ -1,0 +1,379 @@
+//! Running a testbed: `up` (images, networks, containers, health, checks),
+//! `down`, `status`. Everything made carries the testbed's label, and is
+//! found again by label, so an interrupted `up` is cleaned by the next
+//! `up` or `down`.
+
+pub mod spec;
+pub mod ops;
+pub mod state;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::build::{self, BuildError};
+use crate::check::{self, CheckResult};
+use crate::config::Config;
+use crate::engine::{Engine, EngineError};
+use crate::nodefiles::Auth;
+use crate::progress::Progress;
+use crate::scenario::{Scenario, ScenarioError};
+use spec::{ContainerSpec, Driver, Images, LABEL_TESTBED, Options};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestbedError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("cannot write the testbed state in {path}: {source}")]
+    State { path: PathBuf, source: std::io::Error },
+    #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]
+    NameTaken { kind: &'static str, name: String, testbed: String },
+    #[error("testbed {testbed} already runs scenario {running}: run `imgtool down{flag}` first, or pick another --name")]
+    OtherScenario { testbed: String, running: String, flag: String },
+    #[error("no testbed named {0} is running: start one with `imgtool up`")]
+    NotRunning(String),
+    #[error("node {node} did not become healthy: {detail}")]
+    Unhealthy { node: String, detail: String },
+    #[error("no node {node} in testbed {testbed} (nodes: {known})")]
+    UnknownNode { node: String, testbed: String, known: String },
+}
+
+/// What `up` was asked for.
+#[derive(Debug, Clone)]
+pub struct UpRequest {
+    pub scenario: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub build: bool,
+    pub psk: bool,
+    pub driver: Driver,
+}
+
+#[derive(Debug)]
+pub struct UpSummary {
+    pub scenario: String,
+    pub platform: String,
+    pub nodes: usize,
+    pub tunnels: usize,
+    pub seconds: f64,
+    pub memory: Option<u64>,
+    pub already_up: bool,
+    pub checks: Vec<CheckResult>,
+}
+
+/// A running testbed, as found by label and its state directory.
+pub struct Running {
+    pub scenario: Scenario,
+    pub opts: Options,
+}
+
+fn images(config: &Config) -> Images {
+    Images { router: config.reference("router"), client: config.reference("client"), gateway: config.reference("gateway") }
+}
+
+fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
+    let filter = format!("label={LABEL_TESTBED}={testbed}");
+    let args: Vec<&str> = match what {
+        "container" => vec!["ps", "-a", "--filter", &filter, "--format", format],
+        _ => vec!["network", "ls", "--filter", &filter, "--format", format],
+    };
+    Ok(engine.run(&args)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+/// Finds a testbed by its label and reloads the scenario it runs.
+pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, TestbedError> {
+    let rows = list(engine, "container", name, "{{.Label \"io.imgtool.platform\"}}")?;
+    let dir = state::dir(name);
+    let text = std::fs::read_to_string(dir.join(state::SCENARIO_FILE));
+    let (Some(platform), Ok(text)) = (rows.first(), text) else {
+        return Err(TestbedError::NotRunning(name.into()));
+    };
+    let scenario = Scenario::parse(&text, &dir.join(state::SCENARIO_FILE).display().to_string())?;
+    let opts = Options {
+        name: name.into(),
+        platform: platform.clone(),
+        native_platform: engine.native_platform()?,
+        driver: Driver::Macvlan,
+        images: images(config),
+        state: dir,
+    };
+    Ok(Running { scenario, opts })
+}
+
+pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
+    let started = Instant::now();
+    let scenario = Scenario::load(&req.scenario)?;
+    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == req.scenario) {
+        Some((_, t)) => t.to_string(),
+        None => std::fs::read_to_string(&req.scenario).map_err(|source| TestbedError::State { path: req.scenario.clone().into(), source })?,
+    };
+    let native = engine.native_platform()?;
+    let platform = req.platform.clone().unwrap_or_else(|| native.clone());
+    let opts = Options {
+        name: req.name.clone(),
+        platform: platform.clone(),
+        native_platform: native.clone(),
+        driver: req.driver,
+        images: images(config),
+        state: state::dir(&req.name),
+    };
+    let nets = spec::networks(&scenario, &opts);
+    let containers = spec::containers(&scenario, &opts);
+
+    // A running testbed of the same scenario and platform is left alone.
+    let existing = list(engine, "container", &req.name, "{{.Names}}|{{.State}}|{{.Label \"io.imgtool.scenario\"}}|{{.Label \"io.imgtool.platform\"}}")?;
+    if !existing.is_empty() {
+        let all_running = existing.len() == containers.len() && existing.iter().all(|r| r.split('|').nth(1) == Some("running"));
+        let running_scenario = existing[0].split('|').nth(2).unwrap_or("").to_string();
+        let same = existing.iter().all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
+        if all_running && same {
+            return Ok(UpSummary {
+                scenario: scenario.name.clone(),
+                platform,
+                nodes: scenario.nodes.len(),
+                tunnels: scenario.tunnels.len(),
+                seconds: 0.0,
+                memory: None,
+                already_up: true,
+                checks: Vec::new(),
+            });
+        }
+        if all_running {
+            let flag = if req.name == crate::DEFAULT_TESTBED { String::new() } else { format!(" --name {}", req.name) };
+            return Err(TestbedError::OtherScenario { testbed: req.name.clone(), running: running_scenario, flag });
+        }
+        progress.note(format!("testbed {} is half made (an interrupted up?): removing it first", req.name));
+        down(engine, &req.name, progress)?;
+    }
+    refuse_foreign_names(engine, &req.name, &containers, &nets)?;
+
+    let mut needs: Vec<(&str, String)> = vec![("router", platform.clone()), ("client", platform.clone()), ("gateway", platform.clone())];
+    if platform != native {
+        needs.push(("client", native.clone()));
+    }
+    build::ensure(engine, config, &needs, &native, req.build, progress)?;
+
+    let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
+    state::write(&opts.state, &scenario, &text, &auth).map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
+
+    progress.step("creating credentials and networks");
+    let result = create(engine, &scenario, &opts, &nets, &containers, &auth, progress).and_then(|()| {
+        progress.step("waiting for every node to be healthy");
+        wait_healthy(engine, &containers, if platform == native { 60 } else { 240 })
+    });
+    if let Err(e) = result {
+        progress.note("bring-up failed: removing what was made");
+        let _ = down(engine, &req.name, &Progress::hidden());
+        return Err(e);
+    }
+    progress.step("checking tunnels, reachability, capture and firewall");
+    let running = Running { scenario, opts };
+    let checks = check::run(engine, &running, progress)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let memory = memory_of(engine, &running).ok().map(|m| m.current);
+    Ok(UpSummary {
+        scenario: running.scenario.name.clone(),
+        platform,
+        nodes: running.scenario.nodes.len(),
+        tunnels: running.scenario.tunnels.len(),
+        seconds,
+        memory,
+        already_up: false,
+        checks,
+    })
+}
+
+fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
+    state::random_psk().map_err(|source| TestbedError::State { path: dir.into(), source })
+}
+
+fn refuse_foreign_names(engine: &Engine, testbed: &str, containers: &[ContainerSpec], nets: &[spec::NetworkSpec]) -> Result<(), TestbedError> {
+    let theirs = |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
+    let cont_rows = engine.run(&["ps", "-a", "--format", "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}"])?;
+    let net_rows = engine.run(&["network", "ls", "--format", "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}"])?;
+    let foreign = |rows: &str| -> Vec<String> {
+        rows.lines().filter(|r| !r.ends_with(&format!("|{testbed}"))).map(String::from).collect()
+    };
+    for c in containers {
+        if theirs(foreign(&cont_rows), &c.name) {
+            return Err(TestbedError::NameTaken { kind: "container", name: c.name.clone(), testbed: testbed.into() });
+        }
+    }
+    for n in nets {
+        if theirs(foreign(&net_rows), &n.name) {
+            return Err(TestbedError::NameTaken { kind: "network", name: n.name.clone(), testbed: testbed.into() });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on every item at once (docker calls are mostly waiting).
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
+        handles.into_iter().map(|h| h.join().expect("worker thread panicked")).collect()
+    })
+}
+
+fn create(
+    engine: &Engine,
+    scenario: &Scenario,
+    opts: &Options,
+    nets: &[spec::NetworkSpec],
+    containers: &[ContainerSpec],
+    auth: &Auth,
+    progress: &Progress,
+) -> Result<(), TestbedError> {
+    let helper = |args: Vec<String>| engine.run(&args).map(|_| ());
+    let state = opts.state.display().to_string();
+    let mut jobs: Vec<Vec<String>> = Vec::new();
+    if matches!(auth, Auth::Certificates) {
+        let user = format!("{}:{}", current_uid(), current_gid());
+        jobs.push(vec![
+            "run", "--rm", "--network=none", "--user", &user, "--platform", &opts.platform, "--volume", &format!("{state}:/state"),
+            "--entrypoint", "sh", &opts.images.gateway, "-c", &state::pki_script(scenario, &opts.name),
+        ].into_iter().map(String::from).collect());
+    }
+    if opts.driver == Driver::Macvlan {
+        jobs.push(vec![
+            "run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--platform", &opts.native_platform,
+            "--entrypoint", "sh", &opts.images.client, "-c", &spec::veth_script(nets, &opts.name),
+        ].into_iter().map(String::from).collect());
+    }
+    parallel(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
+
+    let created = parallel(nets, |n| {
+        let driver = match opts.driver { Driver::Macvlan => "macvlan", Driver::Bridge => "bridge" };
+        let mut a: Vec<String> = vec!["network".into(), "create".into(), "--internal".into(), format!("--driver={driver}")];
+        if let Some((parent, _)) = &n.veth {
+            a.push(format!("--opt=parent={parent}"));
+        }
+        for (k, v) in &n.labels {
+            a.push(format!("--label={k}={v}"));
+        }
+        a.push(n.name.clone());
+        engine.run(&a)
+    });
+    created.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+    progress.step(format!("starting {} containers", containers.len()));
+    let (observer, nodes): (Vec<_>, Vec<_>) = containers.iter().partition(|c| c.namespace_of.is_some());
+    let started = parallel(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
+    started.into_iter().collect::<Result<Vec<_>, _>>()?;
+    for c in observer {
+        engine.run(&[vec!["run".to_string()], c.run_args()].concat())?;
+    }
+    Ok(())
+}
+
+// The pki helper writes into the user's state directory as the user.
+fn current_uid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
+}
+fn current_gid() -> u32 {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
+}
+
+fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let names: Vec<&str> = containers.iter().filter(|c| c.namespace_of.is_none()).map(|c| c.name.as_str()).collect();
+    loop {
+        let mut args = vec!["inspect", "--format", "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}"];
+        args.extend(&names);
+        let out = engine.run(&args)?;
+        let mut pending = Vec::new();
+        for line in out.lines() {
+            let f: Vec<&str> = line.trim_start_matches('/').split('|').collect();
+            let (name, status, health) = (f[0], f.get(1).copied().unwrap_or(""), f.get(2).copied().unwrap_or(""));
+            if status != "running" {
+                let logs = engine.output(&["logs", "--tail", "3", name]).map(|r| crate::engine::last_lines(&format!("{}{}", r.stdout, r.stderr), 3)).unwrap_or_default();
+                return Err(TestbedError::Unhealthy { node: name.into(), detail: format!("{status}: {logs}") });
+            }
+            if health != "healthy" {
+                pending.push(name.to_string());
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(TestbedError::Unhealthy { node: pending.join(", "), detail: format!("still starting after {timeout_s} s; see `docker logs {}`", pending[0]) });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Removes every container, network, veth parent and state file of the testbed.
+pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
+    let ids = list(engine, "container", name, "{{.ID}}")?;
+    if !ids.is_empty() {
+        progress.step(format!("removing {} containers", ids.len()));
+        let mut a = vec!["rm".to_string(), "--force".into(), "--volumes".into()];
+        a.extend(ids.iter().cloned());
+        engine.run(&a)?;
+    }
+    let nets = list(engine, "network", name, "{{.ID}}")?;
+    if !nets.is_empty() {
+        progress.step(format!("removing {} networks", nets.len()));
+        let mut a = vec!["network".to_string(), "rm".into()];
+        a.extend(nets.iter().cloned());
+        engine.run(&a)?;
+    }
+    if has_veths(name) {
+        progress.step("removing veth parents");
+        let image = crate::config::Config::discover(None).map(|c| c.reference("client")).unwrap_or_default();
+        engine.run(&["run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--entrypoint", "sh", &image, "-c", &spec::veth_cleanup_script(name)])?;
+    }
+    let dir = state::dir(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|source| TestbedError::State { path: dir, source })?;
+    }
+    Ok((ids.len(), nets.len()))
+}
+
+/// Whether the host has veth parents of this testbed. Where the host's /sys
+/// is not the daemon's (Docker Desktop), assume it may.
+fn has_veths(testbed: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else { return true };
+    let tag = format!("imgtool/{testbed}/");
+    entries.flatten().any(|e| std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag)))
+}
+
+pub struct Memory {
+    pub current: u64,
+    pub peak: u64,
+}
+
+/// Memory of the scenario's nodes (not the observer), summed from their
+/// cgroups on the host.
+pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedError> {
+    let names: Vec<String> = running.scenario.nodes.iter().map(|n| running.opts.container(&n.name)).collect();
+    let mut args = vec!["inspect".to_string(), "--format".into(), "{{.State.Pid}}".into()];
+    args.extend(names);
+    let out = engine.run(&args)?;
+    let mut mem = Memory { current: 0, peak: 0 };
+    for pid in out.split_whitespace() {
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|source| TestbedError::State { path: "/proc".into(), source })?;
+        let (current, peak) = cgroup_memory(&cg);
+        mem.current += current;
+        mem.peak += peak;
+    }
+    Ok(mem)
+}
+
+/// (current, peak) bytes of the cgroup described by a /proc/PID/cgroup text:
+/// cgroup v2 (`memory.current`, `memory.peak`) or the v1 memory controller.
+fn cgroup_memory(proc_cgroup: &str) -> (u64, u64) {
+    let read = |f: String| std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok());
+    let v1 = proc_cgroup.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
+    if let Some(path) = v1 {
+        let base = format!("/sys/fs/cgroup/memory{path}");
+        return (read(format!("{base}/memory.usage_in_bytes")).unwrap_or(0), read(format!("{base}/memory.max_usage_in_bytes")).unwrap_or(0));
+    }
+    let path = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+    let base = format!("/sys/fs/cgroup{path}");
+    (read(format!("{base}/memory.current")).unwrap_or(0), read(format!("{base}/memory.peak")).unwrap_or(0))
+}

@@ -1,0 +1,249 @@
+//! The containers and networks of a testbed, derived from the scenario: one
+//! plan that `up` turns into docker commands and `render` into a compose file.
+
+use std::path::PathBuf;
+
+use crate::nodefiles;
+use crate::scenario::{Role, Scenario};
+
+pub const LABEL_TESTBED: &str = "io.imgtool.testbed";
+pub const LABEL_NODE: &str = "io.imgtool.node";
+pub const LABEL_NETWORK: &str = "io.imgtool.network";
+pub const LABEL_SCENARIO: &str = "io.imgtool.scenario";
+pub const LABEL_PLATFORM: &str = "io.imgtool.platform";
+/// The helper that shares the router's namespace for captures and probes.
+pub const OBSERVER: &str = "observer";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    /// Internal macvlan networks, as in the study (a veth pair as parent).
+    Macvlan,
+    /// Internal bridge networks, where macvlan is unavailable.
+    Bridge,
+}
+
+/// Image references for one testbed.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub router: String,
+    pub client: String,
+    pub gateway: String,
+}
+
+impl Images {
+    pub fn for_role(&self, role: Role) -> &str {
+        match role.image() {
+            "router" => &self.router,
+            "gateway" => &self.gateway,
+            _ => &self.client,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub name: String,
+    pub platform: String,
+    pub native_platform: String,
+    pub driver: Driver,
+    pub images: Images,
+    /// Directory holding each node's files (`<state>/nodes/<node>`).
+    pub state: PathBuf,
+}
+
+impl Options {
+    pub fn container(&self, node: &str) -> String {
+        format!("{}-{node}", self.name)
+    }
+    pub fn network(&self, net: &str) -> String {
+        format!("{}-{net}", self.name)
+    }
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.state.join("nodes").join(node)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub scenario_net: String,
+    /// veth pair (parent, peer) made for a macvlan network.
+    pub veth: Option<(String, String)>,
+    pub labels: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub node: String,
+    pub image: String,
+    pub platform: String,
+    /// (docker network, MAC); or `container:<name>` sharing a namespace.
+    pub networks: Vec<(String, String)>,
+    pub namespace_of: Option<String>,
+    pub cap_add: Vec<&'static str>,
+    pub devices: Vec<&'static str>,
+    pub sysctls: Vec<(String, String)>,
+    /// (host path, container path), read-only.
+    pub mounts: Vec<(PathBuf, &'static str)>,
+    pub env: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+    pub command: Vec<String>,
+}
+
+/// 32-bit FNV-1a: short stable names for host interfaces.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+pub fn networks(scenario: &Scenario, opts: &Options) -> Vec<NetworkSpec> {
+    scenario
+        .networks
+        .iter()
+        .map(|n| {
+            let h = fnv1a(&format!("{}/{}", opts.name, n.name)) & 0x0fff_ffff;
+            NetworkSpec {
+                name: opts.network(&n.name),
+                scenario_net: n.name.clone(),
+                veth: (opts.driver == Driver::Macvlan).then(|| (format!("it{h:07x}a"), format!("it{h:07x}b"))),
+                labels: vec![(LABEL_TESTBED.into(), opts.name.clone()), (LABEL_NETWORK.into(), n.name.clone())],
+            }
+        })
+        .collect()
+}
+
+pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
+    let v6 = scenario.ipv6_only();
+    let mut specs: Vec<ContainerSpec> = scenario
+        .nodes
+        .iter()
+        .map(|node| {
+            let dir = opts.node_dir(&node.name);
+            let mut sysctls = vec![
+                // IPv4 scenarios run without IPv6 so the router's links stay
+                // free of neighbour-discovery chatter; IPv6 ones need it on.
+                ("net.ipv6.conf.all.disable_ipv6".to_string(), if v6 { "0" } else { "1" }.to_string()),
+                ("net.ipv6.conf.default.disable_ipv6".to_string(), if v6 { "0" } else { "1" }.to_string()),
+            ];
+            if matches!(node.role, Role::Router | Role::Gateway) {
+                sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
+                if v6 {
+                    sysctls.push(("net.ipv6.conf.all.forwarding".into(), "1".into()));
+                }
+            }
+            let mut spec = ContainerSpec {
+                name: opts.container(&node.name),
+                node: node.name.clone(),
+                image: opts.images.for_role(node.role).to_string(),
+                platform: opts.platform.clone(),
+                networks: node
+                    .links
+                    .iter()
+                    .map(|l| (opts.network(&l.network), nodefiles::mac(scenario, &node.name, &l.network)))
+                    .collect(),
+                cap_add: vec!["NET_ADMIN"],
+                sysctls,
+                mounts: vec![(dir.clone(), "/etc/imgtool")],
+                labels: labels(scenario, opts, &node.name),
+                ..Default::default()
+            };
+            match node.role {
+                Role::Gateway => {
+                    spec.devices.push("/dev/net/tun");
+                    spec.mounts.push((dir.join("swanctl"), "/etc/swanctl"));
+                    if nodefiles::needs_policy_routing(scenario, node) {
+                        spec.env.push(("IMGTOOL_ROUTING".into(), "policy".into()));
+                    }
+                }
+                Role::Server => spec.command = vec!["--serve".into(), scenario.service.port.to_string()],
+                Role::Router | Role::Client => {}
+            }
+            spec
+        })
+        .collect();
+    // Native, so captures and probes hold on emulated platforms too.
+    specs.push(ContainerSpec {
+        name: opts.container(OBSERVER),
+        node: OBSERVER.into(),
+        image: opts.images.client.clone(),
+        platform: opts.native_platform.clone(),
+        namespace_of: Some(opts.container(&scenario.router().name)),
+        cap_add: vec!["NET_ADMIN", "NET_RAW"],
+        labels: labels(scenario, opts, OBSERVER),
+        ..Default::default()
+    });
+    specs
+}
+
+fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, String)> {
+    vec![
+        (LABEL_TESTBED.into(), opts.name.clone()),
+        (LABEL_NODE.into(), node.into()),
+        (LABEL_SCENARIO.into(), scenario.name.clone()),
+        (LABEL_PLATFORM.into(), opts.platform.clone()),
+    ]
+}
+
+impl ContainerSpec {
+    /// `docker run` arguments (after `run`), detached.
+    pub fn run_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["-d".into(), "--name".into(), self.name.clone(), "--hostname".into(), self.node.clone()];
+        if self.namespace_of.is_some() {
+            a.truncate(3); // a shared namespace has no hostname of its own
+        }
+        a.extend(["--platform".into(), self.platform.clone()]);
+        match &self.namespace_of {
+            Some(ns) => a.push(format!("--network=container:{ns}")),
+            None => {
+                for (net, mac) in &self.networks {
+                    a.push(format!("--network=name={net},mac-address={mac}"));
+                }
+            }
+        }
+        for c in &self.cap_add {
+            a.push(format!("--cap-add={c}"));
+        }
+        for d in &self.devices {
+            a.push(format!("--device={d}"));
+        }
+        for (k, v) in &self.sysctls {
+            a.push(format!("--sysctl={k}={v}"));
+        }
+        for (host, target) in &self.mounts {
+            a.push(format!("--volume={}:{target}:ro", host.display()));
+        }
+        for (k, v) in &self.env {
+            a.push(format!("--env={k}={v}"));
+        }
+        for (k, v) in &self.labels {
+            a.push(format!("--label={k}={v}"));
+        }
+        a.push(self.image.clone());
+        a.extend(self.command.iter().cloned());
+        a
+    }
+}
+
+/// Script for a host-network helper that makes (or removes) the veth parents
+/// of a testbed's macvlan networks; each carries an alias naming its testbed,
+/// so `down` finds leftovers of an interrupted `up`.
+pub fn veth_script(nets: &[NetworkSpec], testbed: &str) -> String {
+    let mut s = String::from("set -e\n");
+    for n in nets {
+        if let Some((p, q)) = &n.veth {
+            s += &format!(
+                "ip link show {p} >/dev/null 2>&1 || ip link add {p} type veth peer name {q}\n\
+                 ip link set {p} alias imgtool/{testbed}/{net}\nip link set {p} up\nip link set {q} up\n",
+                net = n.scenario_net
+            );
+        }
+    }
+    s
+}
+
+pub fn veth_cleanup_script(testbed: &str) -> String {
+    format!(
+        "ip -o link show type veth | while read -r _ name rest; do\n\
+         case \"$rest\" in *\"alias imgtool/{testbed}/\"*) ip link del \"${{name%%@*}}\" 2>/dev/null || true ;; esac\ndone\n"
+    )
+}
