@@ -53,6 +53,9 @@ pub enum Command {
         /// Network driver
         #[arg(long, value_enum, default_value = "macvlan")]
         driver: Driver,
+        /// Leave a testbed that failed to come up in place, for inspection
+        #[arg(long)]
+        keep: bool,
     },
     /// Verify a running testbed: tunnels, reachability, capture, firewall
     #[command(after_help = "Example:\n  imgtool check --name v6")]

@@ -39,9 +39,9 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver } => {
+        Command::Up { scenario, name, platform, build, psk, driver, keep } => {
             let progress = Progress::new(cli.quiet);
-            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver };
+            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep };
             let summary = testbed::up(&engine, &config()?, &req, &progress)?;
             progress.finish();
             if summary.already_up {

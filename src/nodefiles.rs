@@ -138,8 +138,8 @@ fn ts_list(ts: &[IpNet]) -> String {
 }
 
 /// A gateway's swanctl.conf: one connection and child per tunnel it is in.
-/// The first gateway of a tunnel initiates; the other only responds, so the
-/// two never race to make duplicate SAs.
+/// The first gateway of a tunnel initiates (see [`initiate`]); the other only
+/// responds, so the two never race to make duplicate SAs.
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
@@ -175,7 +175,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         remote_ts = {rts}
         esp_proposals = {ESP_PROPOSALS}
         mode = tunnel
-        start_action = {start}
+        start_action = none
         dpd_action = {dpd}
       }}
     }}
@@ -184,7 +184,6 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
             name = t.name,
             lts = ts_list(local_ts),
             rts = ts_list(remote_ts),
-            start = if initiator { "start" } else { "none" },
             dpd = if initiator { "restart" } else { "clear" },
         );
         if let Auth::Psk(key) = auth {
@@ -196,6 +195,11 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         c += &format!("secrets {{\n{secrets}}}\n");
     }
     c
+}
+
+/// Child SAs the node initiates (its image retries until each is up).
+pub fn initiate(scenario: &Scenario, node: &Node) -> String {
+    scenario.tunnels_of(&node.name).filter(|t| t.initiator == node.name).map(|t| format!("{}\n", t.name)).collect()
 }
 
 /// Child SA names the node's healthcheck waits for, one per line.

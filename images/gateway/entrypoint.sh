@@ -10,5 +10,6 @@ net_up
 nft -f "$IMGTOOL_CONF/firewall.nft" || die "loading the firewall failed"
 charon_config
 run_charon
+initiate_children
 mark_ready
 wait "$charon"

@@ -7,5 +7,6 @@ set -eu
 net_up
 charon_config
 run_charon
+initiate_children
 mark_ready
 wait "$charon"

@@ -70,3 +70,26 @@ run_charon() {
     swanctl --load-all --noprompt >&2 || die "swanctl --load-all failed"
   fi
 }
+
+# Initiates each child SA named in /etc/imgtool/initiate until it is up. A
+# peer that is still starting answers NO_PROPOSAL_CHOSEN or nothing, and
+# charon does not retry that by itself; this loop does, so start-up order
+# never matters.
+initiate_children() {
+  [ -f "$IMGTOOL_CONF/initiate" ] || return 0
+  while read -r child; do
+    [ -n "$child" ] || continue
+    (
+      tries=0
+      while :; do
+        if swanctl --list-sas --raw --ike "$child" 2>/dev/null | grep -q "name=$child [^}]*state=INSTALLED"; then
+          break
+        fi
+        swanctl --initiate --child "$child" --timeout 5 >/dev/null 2>&1 && break
+        tries=$((tries + 1))
+        if [ $tries -lt 50 ]; then sleep 0.1; else sleep 2; fi
+      done
+    ) &
+  done <"$IMGTOOL_CONF/initiate"
+}
+

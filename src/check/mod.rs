@@ -90,7 +90,7 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
         let out = engine.output(&["exec", &tb.opts.container(&c.name), "sh", "-c", &script]);
         let want = format!("pong {id} {}", s.service.server);
         match out {
-            Ok(r) if r.stdout.trim() == want => CheckResult::new(format!("reach {}", c.name), true, format!("ping and GET /ping answered by {} via {target}", s.service.server)),
+            Ok(r) if r.stdout.trim() == want => CheckResult::new(format!("reach {}", c.name), true, format!("ping {target} answered; GET /ping answered by {}", s.service.server)),
             Ok(r) if r.stdout.contains("ping-failed") => CheckResult::new(format!("reach {}", c.name), false, format!("no ping reply from {target}")),
             Ok(r) => CheckResult::new(format!("reach {}", c.name), false, format!("expected '{want}', got '{}{}'", r.stdout.trim(), r.stderr.trim())),
             Err(e) => CheckResult::new(format!("reach {}", c.name), false, e.to_string()),

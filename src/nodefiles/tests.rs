@@ -66,11 +66,13 @@ fn ipv6_firewall_uses_ip6_matches() {
 fn initiator_starts_and_responder_waits() {
     let s = scenario("site-to-site");
     let a = swanctl_conf(&s, s.node("gateway-a").unwrap(), &Auth::Certificates);
-    assert!(a.contains("start_action = start") && a.contains("remote_addrs = 172.28.28.10"), "{a}");
+    assert!(a.contains("dpd_action = restart") && a.contains("remote_addrs = 172.28.28.10"), "{a}");
+    assert_eq!(initiate(&s, s.node("gateway-a").unwrap()), "a-s\n");
+    assert_eq!(initiate(&s, s.node("gateway-s").unwrap()), "");
     assert!(a.contains("local_ts = 10.1.0.0/16") && a.contains("remote_ts = 10.3.0.0/16"), "{a}");
     assert!(a.contains("certs = gateway-a.pem"), "{a}");
     let gw_s = swanctl_conf(&s, s.node("gateway-s").unwrap(), &Auth::Certificates);
-    assert_eq!(gw_s.matches("start_action = none").count(), 2, "{gw_s}");
+    assert_eq!(gw_s.matches("dpd_action = clear").count(), 2, "{gw_s}");
     assert_eq!(children(&s, s.node("gateway-s").unwrap()), "a-s\nb-s\n");
 }
 

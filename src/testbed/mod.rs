@@ -50,6 +50,8 @@ pub struct UpRequest {
     pub build: bool,
     pub psk: bool,
     pub driver: Driver,
+    /// Leave a testbed that failed to come up in place, for inspection.
+    pub keep: bool,
 }
 
 #[derive(Debug)]
@@ -165,6 +167,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         wait_healthy(engine, &containers, if platform == native { 60 } else { 240 })
     });
     if let Err(e) = result {
+        if req.keep {
+            progress.note(format!("bring-up failed: left in place (--keep); `imgtool down --name {}` removes it", req.name));
+            return Err(e);
+        }
         progress.note("bring-up failed: removing what was made");
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);

@@ -51,6 +51,7 @@ pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) 
         write_private(&nd.join("net.conf"), &nodefiles::net_conf(scenario, node))?;
         if nodefiles::is_gateway(node) {
             write_private(&nd.join("children"), &nodefiles::children(scenario, node))?;
+            write_private(&nd.join("initiate"), &nodefiles::initiate(scenario, node))?;
             write_private(&nd.join("firewall.nft"), &nodefiles::firewall(scenario, node))?;
             for sub in ["x509", "x509ca", "pkcs8"] {
                 private_dir(&nd.join("swanctl").join(sub))?;
