@@ -8,8 +8,14 @@ use clap::{Parser, Subcommand};
 use imgtool::testbed::spec::Driver;
 
 #[derive(Parser, Debug)]
-#[command(name = "imgtool", version, about = "Builds, validates and runs the VPN teaching testbed's container images")]
-#[command(after_help = "Quick start:\n  imgtool up        # start and verify the site-to-site testbed\n  imgtool down      # remove it\n\nExit codes: 0 success, 1 error, 2 usage, 3 a check failed.")]
+#[command(
+    name = "imgtool",
+    version,
+    about = "Builds, validates and runs the VPN teaching testbed's container images"
+)]
+#[command(
+    after_help = "Quick start:\n  imgtool up        # start and verify the site-to-site testbed\n  imgtool down      # remove it\n\nExit codes: 0 success, 1 error, 2 usage, 3 a check failed."
+)]
 pub struct Cli {
     /// Project configuration (default: imgtool.toml here or in a parent, else built-in)
     #[arg(long, global = true, value_name = "FILE")]
@@ -34,7 +40,9 @@ pub struct NameArg {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
-    #[command(after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk")]
+    #[command(
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk"
+    )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
         #[arg(default_value = imgtool::scenario::DEFAULT)]
@@ -70,7 +78,9 @@ pub enum Command {
         name: NameArg,
     },
     /// Run a command in a node (a shell without one)
-    #[command(after_help = "Examples:\n  imgtool exec client-a1\n  imgtool exec gateway-a -- swanctl --list-sas")]
+    #[command(
+        after_help = "Examples:\n  imgtool exec client-a1\n  imgtool exec gateway-a -- swanctl --list-sas"
+    )]
     Exec {
         /// Node name, e.g. client-a1
         node: String,
@@ -81,7 +91,9 @@ pub enum Command {
         name: NameArg,
     },
     /// Capture a node's traffic to a pcap file (for Wireshark)
-    #[command(after_help = "Examples:\n  imgtool capture router -w router.pcap\n  imgtool capture gateway-a isp-a -w a.pcap --duration 10")]
+    #[command(
+        after_help = "Examples:\n  imgtool capture router -w router.pcap\n  imgtool capture gateway-a isp-a -w a.pcap --duration 10"
+    )]
     Capture {
         /// Node name, e.g. router
         node: String,
@@ -107,7 +119,9 @@ pub enum Command {
         name: NameArg,
     },
     /// Write a compose project that runs a scenario with `docker compose` alone
-    #[command(after_help = "Example:\n  imgtool render site-to-site -o lab && docker compose -f lab/compose.yaml up -d")]
+    #[command(
+        after_help = "Example:\n  imgtool render site-to-site -o lab && docker compose -f lab/compose.yaml up -d"
+    )]
     Render {
         /// Scenario name or .toml file
         #[arg(default_value = imgtool::scenario::DEFAULT)]

@@ -22,10 +22,23 @@ fn q(s: &str) -> String {
 pub fn render(scenario: &Scenario, opts: &Options) -> String {
     let nets = spec::networks(scenario, opts);
     let containers = spec::containers(scenario, opts);
-    let mut y = format!("# Made by `imgtool render {}`: scenario {}.\n# {}\nname: {}\nservices:\n", scenario.name, scenario.name, scenario.description, q(&opts.name));
+    let mut y = format!(
+        "# Made by `imgtool render {}`: scenario {}.\n# {}\nname: {}\nservices:\n",
+        scenario.name,
+        scenario.name,
+        scenario.description,
+        q(&opts.name)
+    );
     for c in containers.iter().filter(|c| c.namespace_of.is_none()) {
         let _ = writeln!(y, "  {}:", c.node);
-        let _ = writeln!(y, "    image: {}\n    platform: {}\n    container_name: {}\n    hostname: {}", q(&c.image), q(&c.platform), q(&c.name), q(&c.node));
+        let _ = writeln!(
+            y,
+            "    image: {}\n    platform: {}\n    container_name: {}\n    hostname: {}",
+            q(&c.image),
+            q(&c.platform),
+            q(&c.name),
+            q(&c.node)
+        );
         let list = |y: &mut String, key: &str, items: Vec<String>| {
             if !items.is_empty() {
                 let _ = writeln!(y, "    {key}:");
@@ -35,8 +48,19 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
             }
         };
         list(&mut y, "cap_add", c.cap_add.iter().map(|x| q(x)).collect());
-        list(&mut y, "devices", c.devices.iter().map(|d| q(&format!("{d}:{d}"))).collect());
-        list(&mut y, "volumes", c.mounts.iter().map(|(h, t)| q(&format!("{}:{t}:ro", h.display()))).collect());
+        list(
+            &mut y,
+            "devices",
+            c.devices.iter().map(|d| q(&format!("{d}:{d}"))).collect(),
+        );
+        list(
+            &mut y,
+            "volumes",
+            c.mounts
+                .iter()
+                .map(|(h, t)| q(&format!("{}:{t}:ro", h.display())))
+                .collect(),
+        );
         list(&mut y, "command", c.command.iter().map(|x| q(x)).collect());
         let map = |y: &mut String, key: &str, items: &[(String, String)]| {
             if !items.is_empty() {
@@ -61,7 +85,12 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
             Driver::Macvlan => "macvlan",
             Driver::Bridge => "bridge",
         };
-        let _ = writeln!(y, "  {}:\n    name: {}\n    driver: {driver}\n    internal: true\n    labels:", n.scenario_net, q(&n.name));
+        let _ = writeln!(
+            y,
+            "  {}:\n    name: {}\n    driver: {driver}\n    internal: true\n    labels:",
+            n.scenario_net,
+            q(&n.name)
+        );
         for (k, v) in &n.labels {
             let _ = writeln!(y, "      {}: {}", q(k), q(v));
         }
@@ -70,26 +99,54 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
 }
 
 /// Writes `output/compose.yaml` and every node's files under `output/nodes/`.
-pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, output: &Path) -> Result<PathBuf> {
+pub fn write(
+    config: &Config,
+    scenario_arg: &str,
+    name: &str,
+    driver: Driver,
+    output: &Path,
+) -> Result<PathBuf> {
     let scenario = Scenario::load(scenario_arg)?;
-    if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
-        bail!("{} exists and is not an imgtool render output: choose an empty or new directory with -o", output.display());
+    if output.exists()
+        && std::fs::read_dir(output)?.next().is_some()
+        && !output.join("compose.yaml").exists()
+    {
+        bail!(
+            "{} exists and is not an imgtool render output: choose an empty or new directory with -o",
+            output.display()
+        );
     }
     std::fs::create_dir_all(output)?;
-    let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
-    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == scenario_arg) {
+    let abs = output
+        .canonicalize()
+        .with_context(|| format!("resolving {}", output.display()))?;
+    let text = match crate::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == scenario_arg)
+    {
         Some((_, t)) => t.to_string(),
         None => std::fs::read_to_string(scenario_arg)?,
     };
     let auth = Auth::Psk(state::random_psk()?);
     state::write(&abs, &scenario, &text, &auth)?;
-    let platform = format!("linux/{}", if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" });
+    let platform = format!(
+        "linux/{}",
+        if cfg!(target_arch = "aarch64") {
+            "arm64"
+        } else {
+            "amd64"
+        }
+    );
     let opts = Options {
         name: name.into(),
         platform: platform.clone(),
         native_platform: platform,
         driver,
-        images: Images { router: config.reference("router"), client: config.reference("client"), gateway: config.reference("gateway") },
+        images: Images {
+            router: config.reference("router"),
+            client: config.reference("client"),
+            gateway: config.reference("gateway"),
+        },
         state: abs.clone(),
     };
     let file = abs.join("compose.yaml");
@@ -109,15 +166,25 @@ mod tests {
             platform: "linux/amd64".into(),
             native_platform: "linux/amd64".into(),
             driver: Driver::Macvlan,
-            images: Images { router: "r".into(), client: "c".into(), gateway: "g".into() },
+            images: Images {
+                router: "r".into(),
+                client: "c".into(),
+                gateway: "g".into(),
+            },
             state: "/s".into(),
         };
         let y = render(&s, &opts);
         for n in &s.nodes {
             assert!(y.contains(&format!("\n  {}:\n    image:", n.name)), "{y}");
         }
-        assert!(y.contains("      isp-a:\n        mac_address: \"02:1b:00:00:01:02\""), "{y}");
-        assert!(y.contains("\"/s/nodes/gateway-a/swanctl:/etc/swanctl:ro\""), "{y}");
+        assert!(
+            y.contains("      isp-a:\n        mac_address: \"02:1b:00:00:01:02\""),
+            "{y}"
+        );
+        assert!(
+            y.contains("\"/s/nodes/gateway-a/swanctl:/etc/swanctl:ro\""),
+            "{y}"
+        );
         assert!(y.contains("\"/dev/net/tun:/dev/net/tun\""), "{y}");
         assert!(!y.contains("privileged"));
         assert!(!y.contains("observer"));

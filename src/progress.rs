@@ -16,22 +16,35 @@ impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed:>3}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed:>3}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        Progress { bar, start: Instant::now(), quiet }
+        Progress {
+            bar,
+            start: Instant::now(),
+            quiet,
+        }
     }
 
     /// A silent reporter, for library callers and tests.
     pub fn hidden() -> Progress {
-        Progress { bar: None, start: Instant::now(), quiet: true }
+        Progress {
+            bar: None,
+            start: Instant::now(),
+            quiet: true,
+        }
     }
 
     pub fn step(&self, msg: impl AsRef<str>) {
         match &self.bar {
             Some(bar) => bar.set_message(msg.as_ref().to_string()),
-            None if !self.quiet => eprintln!("[{:6.2}s] {}", self.elapsed().as_secs_f64(), msg.as_ref()),
+            None if !self.quiet => {
+                eprintln!("[{:6.2}s] {}", self.elapsed().as_secs_f64(), msg.as_ref())
+            }
             None => {}
         }
     }
@@ -40,7 +53,9 @@ impl Progress {
     pub fn note(&self, msg: impl AsRef<str>) {
         match &self.bar {
             Some(bar) => bar.println(msg.as_ref()),
-            None if !self.quiet => eprintln!("[{:6.2}s] {}", self.elapsed().as_secs_f64(), msg.as_ref()),
+            None if !self.quiet => {
+                eprintln!("[{:6.2}s] {}", self.elapsed().as_secs_f64(), msg.as_ref())
+            }
             None => {}
         }
     }

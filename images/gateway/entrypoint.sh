@@ -7,7 +7,19 @@ set -eu
 . /usr/local/lib/imgtool/strongswan.sh
 net_up
 [ -f "$IMGTOOL_CONF/firewall.nft" ] || die "no $IMGTOOL_CONF/firewall.nft: a gateway needs its ruleset"
-nft -f "$IMGTOOL_CONF/firewall.nft" || die "loading the firewall failed"
+if ! nft -f "$IMGTOOL_CONF/firewall.nft" 2>"$IMGTOOL_RUN/nft.err"; then
+  # qemu-user (an emulated platform) cannot speak nftables' netlink family:
+  # imgtool then loads the same ruleset from a native helper in this network
+  # namespace and marks it done with an alias on lo. Charon waits for it.
+  grep -q 'Protocol not supported' "$IMGTOOL_RUN/nft.err" || { cat "$IMGTOOL_RUN/nft.err" >&2; die "loading the firewall failed"; }
+  log "nft cannot run here (emulated platform?): waiting for the firewall to be loaded from outside"
+  i=0
+  until [ "$(cat /sys/class/net/lo/ifalias 2>/dev/null)" = imgtool-firewall ]; do
+    i=$((i + 1)); [ $i -lt 1200 ] || die "no firewall loaded within 120 s"
+    sleep 0.1
+  done
+  log "firewall loaded from outside"
+fi
 charon_config
 run_charon
 initiate_children

@@ -59,11 +59,15 @@ pub fn parse(text: &str) -> Vec<IkeSa> {
                 path.push(t.clone());
                 let depth = path.len();
                 if depth == 2 && path[0] == "list-sa" {
-                    sas.push(IkeSa { name: t.clone(), ..Default::default() });
-                } else if depth == 4 && path[2] == "child-sas" {
-                    if let Some(sa) = sas.last_mut() {
-                        sa.children.push(ChildSa::default());
-                    }
+                    sas.push(IkeSa {
+                        name: t.clone(),
+                        ..Default::default()
+                    });
+                } else if depth == 4
+                    && path[2] == "child-sas"
+                    && let Some(sa) = sas.last_mut()
+                {
+                    sa.children.push(ChildSa::default());
                 }
                 i += 1;
             }
@@ -79,7 +83,9 @@ pub fn parse(text: &str) -> Vec<IkeSa> {
                         }
                     }
                     set(&mut sas, path.len(), key, value, list);
-                } else if toks.get(i + 1).is_some_and(|n| n == "event") && toks.get(i + 2).is_some_and(|n| n == "{") {
+                } else if toks.get(i + 1).is_some_and(|n| n == "event")
+                    && toks.get(i + 2).is_some_and(|n| n == "{")
+                {
                     path.push(t.clone());
                     i += 2;
                 }
@@ -129,7 +135,12 @@ mod tests {
         assert_eq!(sas[0].state, "ESTABLISHED");
         assert_eq!(
             sas[0].children,
-            [ChildSa { name: "a-s".into(), state: "INSTALLED".into(), local_ts: vec!["10.1.0.0/16".into()], remote_ts: vec!["10.3.0.0/16".into()] }]
+            [ChildSa {
+                name: "a-s".into(),
+                state: "INSTALLED".into(),
+                local_ts: vec!["10.1.0.0/16".into()],
+                remote_ts: vec!["10.3.0.0/16".into()]
+            }]
         );
         assert_eq!(sas[1].state, "CONNECTING");
         assert!(sas[1].children.is_empty());

@@ -3,8 +3,8 @@
 //! found again by label, so an interrupted `up` is cleaned by the next
 //! `up` or `down`.
 
-pub mod spec;
 pub mod ops;
+pub mod spec;
 pub mod state;
 
 use std::path::PathBuf;
@@ -28,17 +28,36 @@ pub enum TestbedError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("cannot write the testbed state in {path}: {source}")]
-    State { path: PathBuf, source: std::io::Error },
-    #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]
-    NameTaken { kind: &'static str, name: String, testbed: String },
-    #[error("testbed {testbed} already runs scenario {running}: run `imgtool down{flag}` first, or pick another --name")]
-    OtherScenario { testbed: String, running: String, flag: String },
+    State {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name"
+    )]
+    NameTaken {
+        kind: &'static str,
+        name: String,
+        testbed: String,
+    },
+    #[error(
+        "testbed {testbed} already runs scenario {running}: run `imgtool down{flag}` first, or pick another --name"
+    )]
+    OtherScenario {
+        testbed: String,
+        running: String,
+        flag: String,
+    },
     #[error("no testbed named {0} is running: start one with `imgtool up`")]
     NotRunning(String),
     #[error("node {node} did not become healthy: {detail}")]
     Unhealthy { node: String, detail: String },
     #[error("no node {node} in testbed {testbed} (nodes: {known})")]
-    UnknownNode { node: String, testbed: String, known: String },
+    UnknownNode {
+        node: String,
+        testbed: String,
+        known: String,
+    },
 }
 
 /// What `up` was asked for.
@@ -61,7 +80,7 @@ pub struct UpSummary {
     pub nodes: usize,
     pub tunnels: usize,
     pub seconds: f64,
-    pub memory: Option<u64>,
+    pub memory: Option<Memory>,
     pub already_up: bool,
     pub checks: Vec<CheckResult>,
 }
@@ -73,21 +92,40 @@ pub struct Running {
 }
 
 fn images(config: &Config) -> Images {
-    Images { router: config.reference("router"), client: config.reference("client"), gateway: config.reference("gateway") }
+    Images {
+        router: config.reference("router"),
+        client: config.reference("client"),
+        gateway: config.reference("gateway"),
+    }
 }
 
-fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
+fn list(
+    engine: &Engine,
+    what: &str,
+    testbed: &str,
+    format: &str,
+) -> Result<Vec<String>, EngineError> {
     let filter = format!("label={LABEL_TESTBED}={testbed}");
     let args: Vec<&str> = match what {
         "container" => vec!["ps", "-a", "--filter", &filter, "--format", format],
         _ => vec!["network", "ls", "--filter", &filter, "--format", format],
     };
-    Ok(engine.run(&args)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(engine
+        .run(&args)?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// Finds a testbed by its label and reloads the scenario it runs.
 pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, TestbedError> {
-    let rows = list(engine, "container", name, "{{.Label \"io.imgtool.platform\"}}")?;
+    let rows = list(
+        engine,
+        "container",
+        name,
+        "{{.Label \"io.imgtool.platform\"}}",
+    )?;
     let dir = state::dir(name);
     let text = std::fs::read_to_string(dir.join(state::SCENARIO_FILE));
     let (Some(platform), Ok(text)) = (rows.first(), text) else {
@@ -105,12 +143,23 @@ pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, Tes
     Ok(Running { scenario, opts })
 }
 
-pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
+pub fn up(
+    engine: &Engine,
+    config: &Config,
+    req: &UpRequest,
+    progress: &Progress,
+) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
     let scenario = Scenario::load(&req.scenario)?;
-    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == req.scenario) {
+    let text = match crate::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == req.scenario)
+    {
         Some((_, t)) => t.to_string(),
-        None => std::fs::read_to_string(&req.scenario).map_err(|source| TestbedError::State { path: req.scenario.clone().into(), source })?,
+        None => std::fs::read_to_string(&req.scenario).map_err(|source| TestbedError::State {
+            path: req.scenario.clone().into(),
+            source,
+        })?,
     };
     let native = engine.native_platform()?;
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
@@ -126,11 +175,21 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let containers = spec::containers(&scenario, &opts);
 
     // A running testbed of the same scenario and platform is left alone.
-    let existing = list(engine, "container", &req.name, "{{.Names}}|{{.State}}|{{.Label \"io.imgtool.scenario\"}}|{{.Label \"io.imgtool.platform\"}}")?;
+    let existing = list(
+        engine,
+        "container",
+        &req.name,
+        "{{.Names}}|{{.State}}|{{.Label \"io.imgtool.scenario\"}}|{{.Label \"io.imgtool.platform\"}}",
+    )?;
     if !existing.is_empty() {
-        let all_running = existing.len() == containers.len() && existing.iter().all(|r| r.split('|').nth(1) == Some("running"));
+        let all_running = existing.len() == containers.len()
+            && existing
+                .iter()
+                .all(|r| r.split('|').nth(1) == Some("running"));
         let running_scenario = existing[0].split('|').nth(2).unwrap_or("").to_string();
-        let same = existing.iter().all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
+        let same = existing
+            .iter()
+            .all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
         if all_running && same {
             return Ok(UpSummary {
                 scenario: scenario.name.clone(),
@@ -144,31 +203,70 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             });
         }
         if all_running {
-            let flag = if req.name == crate::DEFAULT_TESTBED { String::new() } else { format!(" --name {}", req.name) };
-            return Err(TestbedError::OtherScenario { testbed: req.name.clone(), running: running_scenario, flag });
+            let flag = if req.name == crate::DEFAULT_TESTBED {
+                String::new()
+            } else {
+                format!(" --name {}", req.name)
+            };
+            return Err(TestbedError::OtherScenario {
+                testbed: req.name.clone(),
+                running: running_scenario,
+                flag,
+            });
         }
-        progress.note(format!("testbed {} is half made (an interrupted up?): removing it first", req.name));
+        progress.note(format!(
+            "testbed {} is half made (an interrupted up?): removing it first",
+            req.name
+        ));
         down(engine, &req.name, progress)?;
     }
     refuse_foreign_names(engine, &req.name, &containers, &nets)?;
 
-    let mut needs: Vec<(&str, String)> = vec![("router", platform.clone()), ("client", platform.clone()), ("gateway", platform.clone())];
+    let mut needs: Vec<(&str, String)> = vec![
+        ("router", platform.clone()),
+        ("client", platform.clone()),
+        ("gateway", platform.clone()),
+    ];
     if platform != native {
-        needs.push(("client", native.clone()));
+        // Native helpers: the observer (client) and firewall loaders (gateway).
+        needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
     build::ensure(engine, config, &needs, &native, req.build, progress)?;
 
-    let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
-    state::write(&opts.state, &scenario, &text, &auth).map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
+    let auth = if req.psk {
+        Auth::Psk(random_psk(&opts.state)?)
+    } else {
+        Auth::Certificates
+    };
+    state::write(&opts.state, &scenario, &text, &auth).map_err(|source| TestbedError::State {
+        path: opts.state.clone(),
+        source,
+    })?;
 
     progress.step("creating credentials and networks");
-    let result = create(engine, &scenario, &opts, &nets, &containers, &auth, progress).and_then(|()| {
+    let result = create(
+        engine,
+        &scenario,
+        &opts,
+        &nets,
+        &containers,
+        &auth,
+        progress,
+    )
+    .and_then(|()| {
         progress.step("waiting for every node to be healthy");
-        wait_healthy(engine, &containers, if platform == native { 60 } else { 240 })
+        wait_healthy(
+            engine,
+            &containers,
+            if platform == native { 60 } else { 240 },
+        )
     });
     if let Err(e) = result {
         if req.keep {
-            progress.note(format!("bring-up failed: left in place (--keep); `imgtool down --name {}` removes it", req.name));
+            progress.note(format!(
+                "bring-up failed: left in place (--keep); `imgtool down --name {}` removes it",
+                req.name
+            ));
             return Err(e);
         }
         progress.note("bring-up failed: removing what was made");
@@ -179,7 +277,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let running = Running { scenario, opts };
     let checks = check::run(engine, &running, progress)?;
     let seconds = started.elapsed().as_secs_f64();
-    let memory = memory_of(engine, &running).ok().map(|m| m.current);
+    let memory = memory_of(engine, &running).ok();
     Ok(UpSummary {
         scenario: running.scenario.name.clone(),
         platform,
@@ -193,24 +291,54 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
 }
 
 fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
-    state::random_psk().map_err(|source| TestbedError::State { path: dir.into(), source })
+    state::random_psk().map_err(|source| TestbedError::State {
+        path: dir.into(),
+        source,
+    })
 }
 
-fn refuse_foreign_names(engine: &Engine, testbed: &str, containers: &[ContainerSpec], nets: &[spec::NetworkSpec]) -> Result<(), TestbedError> {
-    let theirs = |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
-    let cont_rows = engine.run(&["ps", "-a", "--format", "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}"])?;
-    let net_rows = engine.run(&["network", "ls", "--format", "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}"])?;
+fn refuse_foreign_names(
+    engine: &Engine,
+    testbed: &str,
+    containers: &[ContainerSpec],
+    nets: &[spec::NetworkSpec],
+) -> Result<(), TestbedError> {
+    let theirs =
+        |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
+    let cont_rows = engine.run(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}",
+    ])?;
+    let net_rows = engine.run(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}",
+    ])?;
     let foreign = |rows: &str| -> Vec<String> {
-        rows.lines().filter(|r| !r.ends_with(&format!("|{testbed}"))).map(String::from).collect()
+        rows.lines()
+            .filter(|r| !r.ends_with(&format!("|{testbed}")))
+            .map(String::from)
+            .collect()
     };
     for c in containers {
         if theirs(foreign(&cont_rows), &c.name) {
-            return Err(TestbedError::NameTaken { kind: "container", name: c.name.clone(), testbed: testbed.into() });
+            return Err(TestbedError::NameTaken {
+                kind: "container",
+                name: c.name.clone(),
+                testbed: testbed.into(),
+            });
         }
     }
     for n in nets {
         if theirs(foreign(&net_rows), &n.name) {
-            return Err(TestbedError::NameTaken { kind: "network", name: n.name.clone(), testbed: testbed.into() });
+            return Err(TestbedError::NameTaken {
+                kind: "network",
+                name: n.name.clone(),
+                testbed: testbed.into(),
+            });
         }
     }
     Ok(())
@@ -220,7 +348,10 @@ fn refuse_foreign_names(engine: &Engine, testbed: &str, containers: &[ContainerS
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let handles: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
-        handles.into_iter().map(|h| h.join().expect("worker thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker thread panicked"))
+            .collect()
     })
 }
 
@@ -238,22 +369,63 @@ fn create(
     let mut jobs: Vec<Vec<String>> = Vec::new();
     if matches!(auth, Auth::Certificates) {
         let user = format!("{}:{}", current_uid(), current_gid());
-        jobs.push(vec![
-            "run", "--rm", "--network=none", "--user", &user, "--platform", &opts.platform, "--volume", &format!("{state}:/state"),
-            "--entrypoint", "sh", &opts.images.gateway, "-c", &state::pki_script(scenario, &opts.name),
-        ].into_iter().map(String::from).collect());
+        jobs.push(
+            vec![
+                "run",
+                "--rm",
+                "--network=none",
+                "--user",
+                &user,
+                "--platform",
+                &opts.platform,
+                "--volume",
+                &format!("{state}:/state"),
+                "--entrypoint",
+                "sh",
+                &opts.images.gateway,
+                "-c",
+                &state::pki_script(scenario, &opts.name),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        );
     }
     if opts.driver == Driver::Macvlan {
-        jobs.push(vec![
-            "run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--platform", &opts.native_platform,
-            "--entrypoint", "sh", &opts.images.client, "-c", &spec::veth_script(nets, &opts.name),
-        ].into_iter().map(String::from).collect());
+        jobs.push(
+            vec![
+                "run",
+                "--rm",
+                "--network=host",
+                "--cap-add=NET_ADMIN",
+                "--platform",
+                &opts.native_platform,
+                "--entrypoint",
+                "sh",
+                &opts.images.client,
+                "-c",
+                &spec::veth_script(nets, &opts.name),
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        );
     }
-    parallel(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
+    parallel(&jobs, |a| helper(a.clone()))
+        .into_iter()
+        .collect::<Result<(), _>>()?;
 
     let created = parallel(nets, |n| {
-        let driver = match opts.driver { Driver::Macvlan => "macvlan", Driver::Bridge => "bridge" };
-        let mut a: Vec<String> = vec!["network".into(), "create".into(), "--internal".into(), format!("--driver={driver}")];
+        let driver = match opts.driver {
+            Driver::Macvlan => "macvlan",
+            Driver::Bridge => "bridge",
+        };
+        let mut a: Vec<String> = vec![
+            "network".into(),
+            "create".into(),
+            "--internal".into(),
+            format!("--driver={driver}"),
+        ];
         if let Some((parent, _)) = &n.veth {
             a.push(format!("--opt=parent={parent}"));
         }
@@ -266,37 +438,92 @@ fn create(
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     progress.step(format!("starting {} containers", containers.len()));
-    let (observer, nodes): (Vec<_>, Vec<_>) = containers.iter().partition(|c| c.namespace_of.is_some());
-    let started = parallel(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
+    let (observer, nodes): (Vec<_>, Vec<_>) =
+        containers.iter().partition(|c| c.namespace_of.is_some());
+    let started = parallel(&nodes, |c| {
+        engine.run(&[vec!["run".to_string()], c.run_args()].concat())
+    });
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
     for c in observer {
         engine.run(&[vec!["run".to_string()], c.run_args()].concat())?;
+    }
+    if opts.platform != opts.native_platform {
+        progress.step("loading the gateways' firewalls from native helpers");
+        let gateways: Vec<&ContainerSpec> = nodes
+            .iter()
+            .copied()
+            .filter(|c| c.devices.contains(&"/dev/net/tun"))
+            .collect();
+        let loaded = parallel(&gateways, |c| {
+            engine.run(&[
+                "run",
+                "--rm",
+                &format!("--network=container:{}", c.name),
+                "--cap-add=NET_ADMIN",
+                "--platform",
+                &opts.native_platform,
+                "--volume",
+                &format!("{}:/etc/imgtool:ro", opts.node_dir(&c.node).display()),
+                "--entrypoint",
+                "sh",
+                &opts.images.gateway,
+                "-c",
+                "nft -f /etc/imgtool/firewall.nft && ip link set dev lo alias imgtool-firewall",
+            ])
+        });
+        loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
     }
     Ok(())
 }
 
 // The pki helper writes into the user's state directory as the user.
 fn current_uid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(0)
 }
 fn current_gid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap_or(0)
 }
 
-fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
+fn wait_healthy(
+    engine: &Engine,
+    containers: &[ContainerSpec],
+    timeout_s: u64,
+) -> Result<(), TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
-    let names: Vec<&str> = containers.iter().filter(|c| c.namespace_of.is_none()).map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter(|c| c.namespace_of.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
     loop {
-        let mut args = vec!["inspect", "--format", "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}"];
+        let mut args = vec![
+            "inspect",
+            "--format",
+            "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+        ];
         args.extend(&names);
         let out = engine.run(&args)?;
         let mut pending = Vec::new();
         for line in out.lines() {
             let f: Vec<&str> = line.trim_start_matches('/').split('|').collect();
-            let (name, status, health) = (f[0], f.get(1).copied().unwrap_or(""), f.get(2).copied().unwrap_or(""));
+            let (name, status, health) = (
+                f[0],
+                f.get(1).copied().unwrap_or(""),
+                f.get(2).copied().unwrap_or(""),
+            );
             if status != "running" {
-                let logs = engine.output(&["logs", "--tail", "3", name]).map(|r| crate::engine::last_lines(&format!("{}{}", r.stdout, r.stderr), 3)).unwrap_or_default();
-                return Err(TestbedError::Unhealthy { node: name.into(), detail: format!("{status}: {logs}") });
+                let logs = engine
+                    .output(&["logs", "--tail", "3", name])
+                    .map(|r| crate::engine::last_lines(&format!("{}{}", r.stdout, r.stderr), 3))
+                    .unwrap_or_default();
+                return Err(TestbedError::Unhealthy {
+                    node: name.into(),
+                    detail: format!("{status}: {logs}"),
+                });
             }
             if health != "healthy" {
                 pending.push(name.to_string());
@@ -306,14 +533,24 @@ fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(TestbedError::Unhealthy { node: pending.join(", "), detail: format!("still starting after {timeout_s} s; see `docker logs {}`", pending[0]) });
+            return Err(TestbedError::Unhealthy {
+                node: pending.join(", "),
+                detail: format!(
+                    "still starting after {timeout_s} s; see `docker logs {}`",
+                    pending[0]
+                ),
+            });
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// Removes every container, network, veth parent and state file of the testbed.
-pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
+pub fn down(
+    engine: &Engine,
+    name: &str,
+    progress: &Progress,
+) -> Result<(usize, usize), TestbedError> {
     let ids = list(engine, "container", name, "{{.ID}}")?;
     if !ids.is_empty() {
         progress.step(format!("removing {} containers", ids.len()));
@@ -330,12 +567,25 @@ pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, 
     }
     if has_veths(name) {
         progress.step("removing veth parents");
-        let image = crate::config::Config::discover(None).map(|c| c.reference("client")).unwrap_or_default();
-        engine.run(&["run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--entrypoint", "sh", &image, "-c", &spec::veth_cleanup_script(name)])?;
+        let image = crate::config::Config::discover(None)
+            .map(|c| c.reference("client"))
+            .unwrap_or_default();
+        engine.run(&[
+            "run",
+            "--rm",
+            "--network=host",
+            "--cap-add=NET_ADMIN",
+            "--entrypoint",
+            "sh",
+            &image,
+            "-c",
+            &spec::veth_cleanup_script(name),
+        ])?;
     }
     let dir = state::dir(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|source| TestbedError::State { path: dir, source })?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|source| TestbedError::State { path: dir, source })?;
     }
     Ok((ids.len(), nets.len()))
 }
@@ -343,11 +593,16 @@ pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, 
 /// Whether the host has veth parents of this testbed. Where the host's /sys
 /// is not the daemon's (Docker Desktop), assume it may.
 fn has_veths(testbed: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else { return true };
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return true;
+    };
     let tag = format!("imgtool/{testbed}/");
-    entries.flatten().any(|e| std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag)))
+    entries.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag))
+    })
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct Memory {
     pub current: u64,
     pub peak: u64,
@@ -356,13 +611,30 @@ pub struct Memory {
 /// Memory of the scenario's nodes (not the observer), summed from their
 /// cgroups on the host.
 pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedError> {
-    let names: Vec<String> = running.scenario.nodes.iter().map(|n| running.opts.container(&n.name)).collect();
-    let mut args = vec!["inspect".to_string(), "--format".into(), "{{.State.Pid}}".into()];
+    let names: Vec<String> = running
+        .scenario
+        .nodes
+        .iter()
+        .map(|n| running.opts.container(&n.name))
+        .collect();
+    let mut args = vec![
+        "inspect".to_string(),
+        "--format".into(),
+        "{{.State.Pid}}".into(),
+    ];
     args.extend(names);
     let out = engine.run(&args)?;
-    let mut mem = Memory { current: 0, peak: 0 };
+    let mut mem = Memory {
+        current: 0,
+        peak: 0,
+    };
     for pid in out.split_whitespace() {
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|source| TestbedError::State { path: "/proc".into(), source })?;
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|source| {
+            TestbedError::State {
+                path: "/proc".into(),
+                source,
+            }
+        })?;
         let (current, peak) = cgroup_memory(&cg);
         mem.current += current;
         mem.peak += peak;
@@ -373,13 +645,28 @@ pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedEr
 /// (current, peak) bytes of the cgroup described by a /proc/PID/cgroup text:
 /// cgroup v2 (`memory.current`, `memory.peak`) or the v1 memory controller.
 fn cgroup_memory(proc_cgroup: &str) -> (u64, u64) {
-    let read = |f: String| std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok());
-    let v1 = proc_cgroup.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
+    let read = |f: String| {
+        std::fs::read_to_string(f)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let v1 = proc_cgroup
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
     if let Some(path) = v1 {
         let base = format!("/sys/fs/cgroup/memory{path}");
-        return (read(format!("{base}/memory.usage_in_bytes")).unwrap_or(0), read(format!("{base}/memory.max_usage_in_bytes")).unwrap_or(0));
+        return (
+            read(format!("{base}/memory.usage_in_bytes")).unwrap_or(0),
+            read(format!("{base}/memory.max_usage_in_bytes")).unwrap_or(0),
+        );
     }
-    let path = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/");
     let base = format!("/sys/fs/cgroup{path}");
-    (read(format!("{base}/memory.current")).unwrap_or(0), read(format!("{base}/memory.peak")).unwrap_or(0))
+    (
+        read(format!("{base}/memory.current")).unwrap_or(0),
+        read(format!("{base}/memory.peak")).unwrap_or(0),
+    )
 }

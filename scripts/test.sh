@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test of imgtool: sets up (or checks) Docker, buildx, compose,
+# QEMU and the local registry, then lints and runs the whole test suite,
+# the Docker-backed end-to-end tests included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-debian.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --no-fail-fast

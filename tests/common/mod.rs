@@ -1,0 +1,125 @@
+//! Helpers for tests that run the real imgtool binary. On failure they print
+//! the command, its exit status and its output.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+pub struct Run {
+    pub cmd: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(cmd: String, out: Output) -> Run {
+        Run {
+            cmd,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+    pub fn describe(&self) -> String {
+        format!(
+            "$ {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
+    }
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "command failed:\n{}", self.describe());
+        self
+    }
+    #[track_caller]
+    pub fn code(self, want: i32) -> Run {
+        assert_eq!(
+            self.code,
+            want,
+            "unexpected exit status:\n{}",
+            self.describe()
+        );
+        self
+    }
+}
+
+/// State directory shared by this test process (removed at exit by the OS tmp cleaner).
+pub fn state_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("imgtool-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+pub fn imgtool(args: &[&str]) -> Run {
+    imgtool_env(args, &[])
+}
+
+pub fn imgtool_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let bin = env!("CARGO_BIN_EXE_imgtool");
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("IMGTOOL_STATE_DIR", state_dir())
+        .env_remove("IMGTOOL_TESTBED");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run imgtool");
+    Run::from(format!("imgtool {}", args.join(" ")), out)
+}
+
+pub fn sh(script: &str) -> Run {
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .expect("run sh");
+    Run::from(script.to_string(), out)
+}
+
+/// Docker-backed tests run one at a time (2 cores; timing matters) and
+/// fail, never skip, without an engine.
+pub fn docker_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let probe = sh("docker version --format '{{.Server.Version}}'");
+    assert!(
+        probe.code == 0,
+        "this test needs a running Docker engine with buildx and compose: run `scripts/setup-debian.sh` (Debian) \
+         or start Docker, then retry.\n{}",
+        probe.describe()
+    );
+    guard
+}
+
+/// `--build` the first time a platform's images are needed in this process,
+/// so tests run the images of this checkout.
+pub fn build_flag(platform: &str) -> Option<&'static str> {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.iter().any(|p| p == platform) {
+        None
+    } else {
+        built.push(platform.to_string());
+        Some("--build")
+    }
+}
+
+/// What the host shows of containers, networks and links, to compare
+/// before `up` and after `down`.
+pub fn host_snapshot() -> String {
+    let r = sh(
+        "docker ps -a --format '{{.Names}}' | sort; echo ---; docker network ls --format '{{.Name}}' | sort; echo ---; ip -o link | sed 's/^[0-9]*: //; s/:.*//' | sort",
+    );
+    assert_eq!(r.code, 0, "{}", r.describe());
+    r.stdout
+}
+
+pub fn native_platform() -> String {
+    let r = sh("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'");
+    r.stdout.trim().to_string()
+}

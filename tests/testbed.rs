@@ -1,0 +1,291 @@
+//! End to end on the real Docker engine: every scenario comes up verified,
+//! leaves the host as it found it, and the checks catch a broken testbed.
+//! These tests fail (never skip) without an engine; see scripts/setup-debian.sh.
+
+mod common;
+use common::*;
+
+/// `imgtool up` with the flags given; builds this checkout's images the
+/// first time a platform is used.
+fn up(scenario: &str, name: &str, platform: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["up", scenario, "--name", name, "--platform", platform];
+    args.extend(build_flag(platform));
+    args.extend(extra);
+    imgtool(&args)
+}
+
+fn assert_all_pass(r: &Run) {
+    let passes = r.stdout.lines().filter(|l| l.starts_with("PASS")).count();
+    assert!(
+        passes >= 9 && !r.stdout.contains("FAIL"),
+        "not every check passed:\n{}",
+        r.describe()
+    );
+    for check in [
+        "tunnel a-s",
+        "tunnel b-s",
+        "reach client-a1",
+        "reach client-b2",
+        "router capture",
+        "payload secrecy",
+        "firewall gateway-s",
+    ] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.contains(check)),
+            "no PASS for {check}:\n{}",
+            r.describe()
+        );
+    }
+}
+
+/// up, check, down on one scenario and platform; the host looks the same after.
+fn round_trip(scenario: &str, platform: &str, extra: &[&str]) {
+    let name = format!(
+        "t-{}",
+        scenario
+            .replace("site-to-site", "s2s")
+            .replace("host-to-host", "h2h")
+    );
+    let before = host_snapshot();
+    let r = up(scenario, &name, platform, extra);
+    if r.code != 0 {
+        imgtool(&["down", "--name", &name]);
+    }
+    let r = r.success();
+    assert_all_pass(&r);
+    assert!(
+        r.stdout.contains(&format!("scenario  {scenario}"))
+            && r.stdout.contains(&format!("platform  {platform}")),
+        "{}",
+        r.stdout
+    );
+    let c = imgtool(&["check", "--name", &name]);
+    imgtool(&["down", "--name", &name]).success();
+    assert_all_pass(&c.success());
+    assert_eq!(host_snapshot(), before, "down left something behind");
+}
+
+#[test]
+fn site_to_site_native() {
+    let _g = docker_lock();
+    round_trip("site-to-site", &native_platform(), &[]);
+}
+
+#[test]
+fn site_to_site_ipv6_native() {
+    let _g = docker_lock();
+    round_trip("site-to-site-ipv6", &native_platform(), &[]);
+}
+
+#[test]
+fn host_to_host_native_with_psk() {
+    let _g = docker_lock();
+    round_trip("host-to-host", &native_platform(), &["--psk"]);
+}
+
+#[test]
+fn site_to_site_arm64_emulated() {
+    let _g = docker_lock();
+    round_trip("site-to-site", "linux/arm64", &[]);
+}
+
+#[test]
+fn second_up_changes_nothing_and_two_testbeds_run_side_by_side() {
+    let _g = docker_lock();
+    let native = native_platform();
+    let ids = |name: &str| {
+        sh(&format!(
+            "docker ps -q --filter label=io.imgtool.testbed={name} | sort"
+        ))
+        .stdout
+    };
+    up("site-to-site", "t-one", &native, &[]).success();
+    let first = ids("t-one");
+    let again = imgtool(&["up", "--name", "t-one"]).success();
+    assert!(
+        again.stdout.contains("nothing changed"),
+        "{}",
+        again.describe()
+    );
+    assert_eq!(ids("t-one"), first);
+    // Another scenario under the same name is refused, not mixed in.
+    let other = imgtool(&["up", "host-to-host", "--name", "t-one"]).code(1);
+    assert!(
+        other.stderr.contains("already runs scenario site-to-site"),
+        "{}",
+        other.describe()
+    );
+    // A second testbed beside it shares nothing and both verify.
+    let two = up("site-to-site", "t-two", &native, &[]);
+    let check_one = imgtool(&["check", "--name", "t-one"]);
+    imgtool(&["down", "--name", "t-two"]).success();
+    imgtool(&["down", "--name", "t-one"]).success();
+    assert_all_pass(&two.success());
+    assert_all_pass(&check_one.success());
+}
+
+#[test]
+fn checks_fail_when_the_vpn_is_broken() {
+    let _g = docker_lock();
+    let native = native_platform();
+    up("site-to-site", "t-broken", &native, &[]).success();
+    // An open firewall on gateway-a and a stopped tunnel on gateway-b.
+    let opened = sh("docker exec t-broken-gateway-a nft flush ruleset");
+    let closed = sh("docker exec t-broken-gateway-b swanctl --terminate --ike b-s");
+    let r = imgtool(&["check", "--name", "t-broken"]);
+    imgtool(&["down", "--name", "t-broken"]).success();
+    opened.success();
+    closed.success();
+    let r = r.code(3);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("firewall gateway-a")),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("tunnel b-s")),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("PASS") && l.contains("firewall gateway-s")),
+        "{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn exec_status_and_capture_work_on_a_running_testbed() {
+    let _g = docker_lock();
+    up("site-to-site", "t-ops", &native_platform(), &[]).success();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("router.pcap");
+    let ping = imgtool(&[
+        "exec",
+        "client-a1",
+        "--name",
+        "t-ops",
+        "--",
+        "ping",
+        "-c",
+        "1",
+        "10.3.0.10",
+    ]);
+    let status = imgtool(&["status", "--name", "t-ops"]);
+    let cap = imgtool(&[
+        "capture",
+        "router",
+        "isp-a",
+        "-w",
+        pcap.to_str().unwrap(),
+        "--duration",
+        "2",
+        "--name",
+        "t-ops",
+    ]);
+    let unknown = imgtool(&["exec", "nobody", "--name", "t-ops", "--", "true"]);
+    imgtool(&["down", "--name", "t-ops"]).success();
+    assert!(ping.success().stdout.contains("1 received"));
+    let status = status.success();
+    assert!(
+        status.stdout.contains("gateway-a") && status.stdout.contains("running healthy"),
+        "{}",
+        status.stdout
+    );
+    cap.success();
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert!(bytes.len() >= 24, "no pcap header in {}", pcap.display());
+    assert!(unknown.code(1).stderr.contains("no node nobody"));
+}
+
+#[test]
+fn foreign_container_name_is_refused_and_left_alone() {
+    let _g = docker_lock();
+    let native = native_platform();
+    // A container that is not ours holds one of the names.
+    sh("docker rm -f t-taken-router >/dev/null 2>&1; docker create --name t-taken-router docker.io/vpnlab/client:latest").success();
+    let r = up("site-to-site", "t-taken", &native, &[]);
+    let still_there = sh("docker inspect -f '{{.Name}}' t-taken-router");
+    let ours = sh("docker ps -aq --filter label=io.imgtool.testbed=t-taken").stdout;
+    sh("docker rm -f t-taken-router").success();
+    let r = r.code(1);
+    assert!(
+        r.stderr
+            .contains("container t-taken-router already exists and is not part of testbed t-taken"),
+        "{}",
+        r.describe()
+    );
+    still_there.success();
+    assert_eq!(ours.trim(), "", "a refused up made containers");
+}
+
+#[test]
+fn interrupted_up_is_cleaned_by_down() {
+    let _g = docker_lock();
+    let native = native_platform();
+    let before = host_snapshot();
+    // Start an up and interrupt it part way, as Ctrl-C would: the signal
+    // goes to imgtool's whole process group, docker children included.
+    use std::os::unix::process::CommandExt;
+    let bin = env!("CARGO_BIN_EXE_imgtool");
+    let mut child = std::process::Command::new(bin)
+        .process_group(0)
+        .args(["up", "--name", "t-int", "--platform", &native])
+        .env("IMGTOOL_STATE_DIR", state_dir())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    sh(&format!("kill -INT -- -{}", child.id())).success();
+    child.wait().unwrap();
+    imgtool(&["down", "--name", "t-int"]).success();
+    assert_eq!(
+        host_snapshot(),
+        before,
+        "down after an interrupted up left something behind"
+    );
+}
+
+#[test]
+fn rendered_compose_project_runs_with_docker_compose_alone() {
+    let _g = docker_lock();
+    build_flag(&native_platform())
+        .map(|_| up("site-to-site", "t-prebuild", &native_platform(), &[]));
+    imgtool(&["down", "--name", "t-prebuild"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lab");
+    imgtool(&[
+        "render",
+        "site-to-site",
+        "-o",
+        out.to_str().unwrap(),
+        "--name",
+        "t-compose",
+        "--driver",
+        "bridge",
+    ])
+    .success();
+    let file = out.join("compose.yaml");
+    let f = file.to_str().unwrap();
+    let upr = sh(&format!(
+        "docker compose -f {f} up -d --wait --wait-timeout 60"
+    ));
+    let ping = sh("docker exec t-compose-client-a1 ping -c 2 -W 2 10.3.0.10");
+    let http = sh(
+        "docker exec t-compose-client-b1 curl -sS --max-time 5 'http://10.3.0.10:8080/ping?id=compose'",
+    );
+    sh(&format!("docker compose -f {f} down --volumes --timeout 1")).success();
+    upr.success();
+    ping.success();
+    assert_eq!(http.success().stdout.trim(), "pong compose server-s1");
+}
