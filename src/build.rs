@@ -13,11 +13,7 @@ pub enum BuildError {
     #[error(
         "image {reference} is missing for {platform}: pulling failed ({pull}) and there is no images/ source tree to build it from; run imgtool in a checkout or use --registry to pull from elsewhere"
     )]
-    NoWayToGet {
-        reference: String,
-        platform: String,
-        pull: String,
-    },
+    NoWayToGet { reference: String, platform: String, pull: String },
     #[error("unknown image '{0}' (imgtool.toml lists the image set)")]
     UnknownImage(String),
 }
@@ -30,14 +26,8 @@ pub fn from_arg(from: &str) -> String {
 
 /// `docker buildx build` arguments for one image of the set, loaded into the
 /// local image store for `platforms`.
-pub fn local_build_args(
-    config: &Config,
-    name: &str,
-    platforms: &[String],
-) -> Result<Vec<String>, BuildError> {
-    let image = config
-        .image(name)
-        .ok_or_else(|| BuildError::UnknownImage(name.into()))?;
+pub fn local_build_args(config: &Config, name: &str, platforms: &[String]) -> Result<Vec<String>, BuildError> {
+    let image = config.image(name).ok_or_else(|| BuildError::UnknownImage(name.into()))?;
     let (Some(context), Some(common)) = (config.context(image), config.common_context()) else {
         return Err(BuildError::NoWayToGet {
             reference: config.reference(name),
@@ -45,21 +35,12 @@ pub fn local_build_args(
             pull: "not tried".into(),
         });
     };
-    let mut args: Vec<String> = vec![
-        "buildx".into(),
-        "build".into(),
-        "--load".into(),
-        "--progress=plain".into(),
-    ];
+    let mut args: Vec<String> = vec!["buildx".into(), "build".into(), "--load".into(), "--progress=plain".into()];
     args.push(format!("--platform={}", platforms.join(",")));
     args.push(format!("--tag={}", config.reference(name)));
     args.push(format!("--build-context=common={}", common.display()));
     if let Some(from) = &image.from {
-        args.push(format!(
-            "--build-arg={}={}",
-            from_arg(from),
-            config.reference(from)
-        ));
+        args.push(format!("--build-arg={}={}", from_arg(from), config.reference(from)));
     }
     args.push(context.display().to_string());
     Ok(args)
@@ -81,11 +62,7 @@ pub fn build_local(
     }
     for image in &config.images {
         if wanted.contains(&image.name.as_str()) {
-            progress.step(format!(
-                "building {} for {}",
-                image.name,
-                platforms.join(",")
-            ));
+            progress.step(format!("building {} for {}", image.name, platforms.join(",")));
             engine.run(&local_build_args(config, &image.name, platforms)?)?;
             progress.note(format!("built {}", config.reference(&image.name)));
         }
@@ -97,21 +74,9 @@ pub fn build_local(
 /// store reports one platform per reference: a multi-platform image answers
 /// with the native one, so a foreign platform is only trusted when it is the
 /// one reported.
-fn present(
-    engine: &Engine,
-    reference: &str,
-    platform: &str,
-    native: &str,
-) -> Result<bool, EngineError> {
-    let run = engine.output(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{.Os}}/{{.Architecture}}",
-        reference,
-    ])?;
-    Ok(run.ok()
-        && (run.stdout.trim() == platform || (platform == native && run.stdout.trim() == native)))
+fn present(engine: &Engine, reference: &str, platform: &str, native: &str) -> Result<bool, EngineError> {
+    let run = engine.output(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference])?;
+    Ok(run.ok() && (run.stdout.trim() == platform || (platform == native && run.stdout.trim() == native)))
 }
 
 /// Makes sure every image in `needs` ((image name, platform) pairs) is local:
@@ -143,9 +108,7 @@ pub fn ensure(
                     pull: crate::engine::last_lines(&pull.stderr, 1),
                 });
             }
-            progress.note(format!(
-                "cannot pull {reference} for {platform}: building it locally"
-            ));
+            progress.note(format!("cannot pull {reference} for {platform}: building it locally"));
         }
         to_build.push((name, platform.clone()));
     }
@@ -166,16 +129,11 @@ mod tests {
 
     #[test]
     fn gateway_is_built_on_the_strongswan_reference() {
-        let config = Config::discover(Some(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/imgtool.toml"
-        ))))
-        .unwrap();
+        let config =
+            Config::discover(Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml")))).unwrap();
         let args = local_build_args(&config, "gateway", &["linux/amd64".into()]).unwrap();
         assert!(
-            args.contains(
-                &"--build-arg=STRONGSWAN_IMAGE=docker.io/vpnlab/strongswan:latest".to_string()
-            ),
+            args.contains(&"--build-arg=STRONGSWAN_IMAGE=docker.io/vpnlab/strongswan:latest".to_string()),
             "{args:?}"
         );
         assert!(args.contains(&"--platform=linux/amd64".to_string()));
@@ -184,14 +142,8 @@ mod tests {
 
     #[test]
     fn unknown_image_is_an_error() {
-        let config = Config::discover(Some(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/imgtool.toml"
-        ))))
-        .unwrap();
-        assert!(matches!(
-            local_build_args(&config, "nope", &[]),
-            Err(BuildError::UnknownImage(_))
-        ));
+        let config =
+            Config::discover(Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml")))).unwrap();
+        assert!(matches!(local_build_args(&config, "nope", &[]), Err(BuildError::UnknownImage(_))));
     }
 }

@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 use imgtool::testbed::spec::Driver;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "imgtool",
-    version,
-    about = "Builds, validates and runs the VPN teaching testbed's container images"
-)]
+#[command(name = "imgtool", version, about = "Builds, validates and runs the VPN teaching testbed's container images")]
 #[command(
     after_help = "Quick start:\n  imgtool up        # start and verify the site-to-site testbed\n  imgtool down      # remove it\n\nExit codes: 0 success, 1 error, 2 usage, 3 a check failed."
 )]
@@ -78,9 +74,7 @@ pub enum Command {
         name: NameArg,
     },
     /// Run a command in a node (a shell without one)
-    #[command(
-        after_help = "Examples:\n  imgtool exec client-a1\n  imgtool exec gateway-a -- swanctl --list-sas"
-    )]
+    #[command(after_help = "Examples:\n  imgtool exec client-a1\n  imgtool exec gateway-a -- swanctl --list-sas")]
     Exec {
         /// Node name, e.g. client-a1
         node: String,

@@ -1,7 +1,9 @@
 //! `imgtool render`: the same containers and networks `up` makes, as a
 //! compose project, so `docker compose` alone can run a scenario. Gateways
 //! authenticate with a random pre-shared key written beside it (making
-//! certificates needs the strongSwan image, which `up` runs).
+//! certificates needs the strongSwan image, which `up` runs). A macvlan
+//! project leaves the parent to Docker, which needs dummy-interface support
+//! in the kernel; `--driver bridge` works everywhere.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,19 +50,8 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
             }
         };
         list(&mut y, "cap_add", c.cap_add.iter().map(|x| q(x)).collect());
-        list(
-            &mut y,
-            "devices",
-            c.devices.iter().map(|d| q(&format!("{d}:{d}"))).collect(),
-        );
-        list(
-            &mut y,
-            "volumes",
-            c.mounts
-                .iter()
-                .map(|(h, t)| q(&format!("{}:{t}:ro", h.display())))
-                .collect(),
-        );
+        list(&mut y, "devices", c.devices.iter().map(|d| q(&format!("{d}:{d}"))).collect());
+        list(&mut y, "volumes", c.mounts.iter().map(|(h, t)| q(&format!("{}:{t}:ro", h.display()))).collect());
         list(&mut y, "command", c.command.iter().map(|x| q(x)).collect());
         let map = |y: &mut String, key: &str, items: &[(String, String)]| {
             if !items.is_empty() {
@@ -81,16 +72,22 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
     }
     let _ = writeln!(y, "networks:");
     for n in &nets {
-        let driver = match opts.driver {
-            Driver::Macvlan => "macvlan",
-            Driver::Bridge => "bridge",
-        };
+        let kind = n.driver.name();
         let _ = writeln!(
             y,
-            "  {}:\n    name: {}\n    driver: {driver}\n    internal: true\n    labels:",
+            "  {}:\n    name: {}\n    driver: {kind}\n    internal: {}",
             n.scenario_net,
-            q(&n.name)
+            q(&n.name),
+            n.internal
         );
+        // A macvlan parent is host-specific: compose leaves it to Docker.
+        if n.veth.is_none() && !n.opts.is_empty() {
+            let _ = writeln!(y, "    driver_opts:");
+            for (k, v) in &n.opts {
+                let _ = writeln!(y, "      {}: {}", q(k), q(v));
+            }
+        }
+        let _ = writeln!(y, "    labels:");
         for (k, v) in &n.labels {
             let _ = writeln!(y, "      {}: {}", q(k), q(v));
         }
@@ -99,44 +96,23 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
 }
 
 /// Writes `output/compose.yaml` and every node's files under `output/nodes/`.
-pub fn write(
-    config: &Config,
-    scenario_arg: &str,
-    name: &str,
-    driver: Driver,
-    output: &Path,
-) -> Result<PathBuf> {
+pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, output: &Path) -> Result<PathBuf> {
     let scenario = Scenario::load(scenario_arg)?;
-    if output.exists()
-        && std::fs::read_dir(output)?.next().is_some()
-        && !output.join("compose.yaml").exists()
-    {
+    if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
         bail!(
             "{} exists and is not an imgtool render output: choose an empty or new directory with -o",
             output.display()
         );
     }
     std::fs::create_dir_all(output)?;
-    let abs = output
-        .canonicalize()
-        .with_context(|| format!("resolving {}", output.display()))?;
-    let text = match crate::scenario::BUILTIN
-        .iter()
-        .find(|(n, _)| *n == scenario_arg)
-    {
+    let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
+    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == scenario_arg) {
         Some((_, t)) => t.to_string(),
         None => std::fs::read_to_string(scenario_arg)?,
     };
     let auth = Auth::Psk(state::random_psk()?);
     state::write(&abs, &scenario, &text, &auth)?;
-    let platform = format!(
-        "linux/{}",
-        if cfg!(target_arch = "aarch64") {
-            "arm64"
-        } else {
-            "amd64"
-        }
-    );
+    let platform = format!("linux/{}", if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" });
     let opts = Options {
         name: name.into(),
         platform: platform.clone(),
@@ -166,25 +142,15 @@ mod tests {
             platform: "linux/amd64".into(),
             native_platform: "linux/amd64".into(),
             driver: Driver::Macvlan,
-            images: Images {
-                router: "r".into(),
-                client: "c".into(),
-                gateway: "g".into(),
-            },
+            images: Images { router: "r".into(), client: "c".into(), gateway: "g".into() },
             state: "/s".into(),
         };
         let y = render(&s, &opts);
         for n in &s.nodes {
             assert!(y.contains(&format!("\n  {}:\n    image:", n.name)), "{y}");
         }
-        assert!(
-            y.contains("      isp-a:\n        mac_address: \"02:1b:00:00:01:02\""),
-            "{y}"
-        );
-        assert!(
-            y.contains("\"/s/nodes/gateway-a/swanctl:/etc/swanctl:ro\""),
-            "{y}"
-        );
+        assert!(y.contains("      isp-a:\n        mac_address: \"02:1b:00:00:01:02\""), "{y}");
+        assert!(y.contains("\"/s/nodes/gateway-a/swanctl:/etc/swanctl:ro\""), "{y}");
         assert!(y.contains("\"/dev/net/tun:/dev/net/tun\""), "{y}");
         assert!(!y.contains("privileged"));
         assert!(!y.contains("observer"));

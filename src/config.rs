@@ -13,16 +13,9 @@ const BUILTIN: &str = include_str!("../imgtool.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
-    Invalid {
-        path: String,
-        line: usize,
-        message: String,
-    },
+    Invalid { path: String, line: usize, message: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,56 +69,32 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
-        config.root = Some(
-            path.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf(),
-        );
+        config.root = Some(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
         Ok(config)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let invalid = |line: usize, message: String| ConfigError::Invalid {
-            path: origin.into(),
-            line,
-            message,
-        };
+        let invalid = |line: usize, message: String| ConfigError::Invalid { path: origin.into(), line, message };
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(1, |s| text[..s.start].lines().count().max(1));
+            let line = e.span().map_or(1, |s| text[..s.start].lines().count().max(1));
             invalid(line, e.message().trim().to_string())
         })?;
-        let line_of = |needle: &str| {
-            text.lines()
-                .position(|l| l.contains(needle))
-                .map_or(1, |i| i + 1)
-        };
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);
         for (i, image) in config.images.iter().enumerate() {
             if let Some(from) = &image.from
                 && !config.images[..i].iter().any(|m| &m.name == from)
             {
                 return Err(invalid(
                     line_of(&format!("from = \"{from}\"")),
-                    format!(
-                        "image {} is built from '{from}', which must be an image listed before it",
-                        image.name
-                    ),
+                    format!("image {} is built from '{from}', which must be an image listed before it", image.name),
                 ));
             }
         }
         for p in &config.platforms {
             if !matches!(p.as_str(), "linux/amd64" | "linux/arm64") {
-                return Err(invalid(
-                    line_of(p),
-                    format!("platform '{p}': expected linux/amd64 or linux/arm64"),
-                ));
+                return Err(invalid(line_of(p), format!("platform '{p}': expected linux/amd64 or linux/arm64")));
             }
         }
         Ok(config)
@@ -149,10 +118,7 @@ impl Config {
 
     /// Shared files every image copies (`COPY --from=common`).
     pub fn common_context(&self) -> Option<PathBuf> {
-        self.root
-            .as_ref()
-            .map(|r| r.join("images/common"))
-            .filter(|d| d.is_dir())
+        self.root.as_ref().map(|r| r.join("images/common")).filter(|d| d.is_dir())
     }
 }
 
@@ -165,32 +131,22 @@ mod tests {
         let c = Config::parse(BUILTIN, "imgtool.toml").unwrap();
         let names: Vec<_> = c.images.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["router", "client", "strongswan", "gateway"]);
-        assert_eq!(
-            c.image("gateway").unwrap().from.as_deref(),
-            Some("strongswan")
-        );
+        assert_eq!(c.image("gateway").unwrap().from.as_deref(), Some("strongswan"));
         assert_eq!(c.reference("router"), "docker.io/vpnlab/router:latest");
     }
 
     #[test]
     fn image_built_from_a_later_image_is_rejected_with_its_line() {
         let text = BUILTIN.replace("from = \"strongswan\"", "from = \"gatewayx\"");
-        let e = Config::parse(&text, "imgtool.toml")
-            .unwrap_err()
-            .to_string();
+        let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
         let line = text.lines().position(|l| l.contains("gatewayx")).unwrap() + 1;
-        assert!(
-            e.starts_with(&format!("imgtool.toml:{line}: image gateway")),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("imgtool.toml:{line}: image gateway")), "{e}");
     }
 
     #[test]
     fn unknown_platform_is_rejected() {
         let text = BUILTIN.replace("linux/arm64", "linux/s390x");
-        let e = Config::parse(&text, "imgtool.toml")
-            .unwrap_err()
-            .to_string();
+        let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
         assert!(e.contains("platform 'linux/s390x'"), "{e}");
     }
 

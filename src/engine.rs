@@ -8,22 +8,14 @@ use std::process::Output;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error(
-        "docker is not installed (or not on PATH): install Docker, e.g. with scripts/setup-debian.sh"
-    )]
+    #[error("docker is not installed (or not on PATH): install Docker, e.g. with scripts/setup-debian.sh")]
     NotInstalled,
-    #[error(
-        "the Docker daemon is not running: start it (scripts/setup-debian.sh starts one) and retry"
-    )]
+    #[error("the Docker daemon is not running: start it (scripts/setup-debian.sh starts one) and retry")]
     DaemonDown,
     #[error("cannot run `{cmd}`: {source}")]
     Spawn { cmd: String, source: io::Error },
     #[error("`{cmd}` failed ({status}): {tail}")]
-    Failed {
-        cmd: String,
-        status: String,
-        tail: String,
-    },
+    Failed { cmd: String, status: String, tail: String },
 }
 
 impl EngineError {
@@ -59,24 +51,14 @@ pub struct Engine {
 
 impl Default for Engine {
     fn default() -> Self {
-        Engine {
-            docker: std::env::var_os("IMGTOOL_DOCKER").unwrap_or_else(|| "docker".into()),
-            verbose: false,
-        }
+        Engine { docker: std::env::var_os("IMGTOOL_DOCKER").unwrap_or_else(|| "docker".into()), verbose: false }
     }
 }
 
 /// Shell-quotes one argument, only where needed.
 pub fn quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
+    let plain = !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b));
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }
 
 impl Engine {
@@ -97,19 +79,14 @@ impl Engine {
     fn classify(&self, args: &[String], out: io::Result<Output>) -> Result<Run, EngineError> {
         let out = out.map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => EngineError::NotInstalled,
-            _ => EngineError::Spawn {
-                cmd: self.command_line(args),
-                source,
-            },
+            _ => EngineError::Spawn { cmd: self.command_line(args), source },
         })?;
         let run = Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        if run.stderr.contains("Cannot connect to the Docker daemon")
-            || run.stderr.contains("docker daemon running?")
-        {
+        if run.stderr.contains("Cannot connect to the Docker daemon") || run.stderr.contains("docker daemon running?") {
             return Err(EngineError::DaemonDown);
         }
         Ok(run)
@@ -119,12 +96,7 @@ impl Engine {
     /// stdout and stderr are drained together, so a chatty child cannot block.
     pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Run, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let out = self
-            .expr(&args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run();
+        let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
         self.classify(&args, out)
     }
 
@@ -146,12 +118,7 @@ impl Engine {
     /// Runs docker and returns raw stdout bytes (for pcap files and such).
     pub fn run_bytes<S: AsRef<str>>(&self, args: &[S]) -> Result<Vec<u8>, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let out = self
-            .expr(&args)
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run();
+        let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
         let raw = out.as_ref().map(|o| o.stdout.clone()).unwrap_or_default();
         let run = self.classify(&args, out)?;
         if run.ok() {
@@ -178,18 +145,14 @@ impl Engine {
         }
         let status = expr.run().map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => EngineError::NotInstalled,
-            _ => EngineError::Spawn {
-                cmd: self.command_line(&args),
-                source,
-            },
+            _ => EngineError::Spawn { cmd: self.command_line(&args), source },
         })?;
         Ok(status.status.code().unwrap_or(130))
     }
 
     /// Fails with [`EngineError::DaemonDown`] unless the daemon answers.
     pub fn ping(&self) -> Result<(), EngineError> {
-        self.run(&["version", "--format", "{{.Server.Version}}"])
-            .map(|_| ())
+        self.run(&["version", "--format", "{{.Server.Version}}"]).map(|_| ())
     }
 
     /// The daemon's own platform, e.g. `linux/amd64`.
@@ -201,11 +164,7 @@ impl Engine {
 
 /// The last `n` non-empty lines of `text`, joined on one line.
 pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
         return "no output".into();
     }
@@ -220,10 +179,7 @@ mod tests {
     #[test]
     fn quote_leaves_plain_words_and_quotes_the_rest() {
         assert_eq!(quote("run"), "run");
-        assert_eq!(
-            quote("name=isp-a,mac-address=02:00:00:01:01:01"),
-            "name=isp-a,mac-address=02:00:00:01:01:01"
-        );
+        assert_eq!(quote("name=isp-a,mac-address=02:00:00:01:01:01"), "name=isp-a,mac-address=02:00:00:01:01:01");
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
@@ -237,30 +193,15 @@ mod tests {
 
     #[test]
     fn missing_docker_binary_is_not_installed() {
-        let e = Engine {
-            docker: "/nonexistent/docker".into(),
-            verbose: false,
-        };
-        assert!(matches!(
-            e.run(&["version"]),
-            Err(EngineError::NotInstalled)
-        ));
+        let e = Engine { docker: "/nonexistent/docker".into(), verbose: false };
+        assert!(matches!(e.run(&["version"]), Err(EngineError::NotInstalled)));
     }
 
     #[test]
     fn failure_carries_command_status_and_stderr() {
         // `sh` stands in for docker here: this checks our error shape only.
-        let e = Engine {
-            docker: "sh".into(),
-            verbose: false,
-        };
-        let err = e
-            .run(&["-c", "echo first >&2; echo boom >&2; exit 3"])
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "`sh -c 'echo first >&2; echo boom >&2; exit 3'` failed (exit 3): first | boom"
-        );
+        let e = Engine { docker: "sh".into(), verbose: false };
+        let err = e.run(&["-c", "echo first >&2; echo boom >&2; exit 3"]).unwrap_err().to_string();
+        assert_eq!(err, "`sh -c 'echo first >&2; echo boom >&2; exit 3'` failed (exit 3): first | boom");
     }
 }

@@ -39,25 +39,9 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up {
-            scenario,
-            name,
-            platform,
-            build,
-            psk,
-            driver,
-            keep,
-        } => {
+        Command::Up { scenario, name, platform, build, psk, driver, keep } => {
             let progress = Progress::new(cli.quiet);
-            let req = UpRequest {
-                scenario,
-                name: name.name,
-                platform,
-                build,
-                psk,
-                driver,
-                keep,
-            };
+            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep };
             let summary = testbed::up(&engine, &config()?, &req, &progress)?;
             progress.finish();
             if summary.already_up {
@@ -96,11 +80,7 @@ fn run(cli: Cli) -> Result<u8> {
             let results = check::run(&engine, &tb, &progress)?;
             progress.finish();
             print!("{}", check::render(&results));
-            Ok(if check::all_passed(&results) {
-                0
-            } else {
-                EXIT_CHECK_FAILED
-            })
+            Ok(if check::all_passed(&results) { 0 } else { EXIT_CHECK_FAILED })
         }
         Command::Status { name } => {
             let tb = testbed::find(&engine, &config()?, &name.name)?;
@@ -112,14 +92,7 @@ fn run(cli: Cli) -> Result<u8> {
             let code = testbed::ops::exec(&engine, &tb, &node, &cmd)?;
             Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
         }
-        Command::Capture {
-            node,
-            iface,
-            file,
-            count,
-            duration,
-            name,
-        } => {
+        Command::Capture { node, iface, file, count, duration, name } => {
             let tb = testbed::find(&engine, &config()?, &name.name)?;
             let code = testbed::ops::capture(&engine, &tb, &node, &iface, &file, count, duration)?;
             Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
@@ -128,26 +101,13 @@ fn run(cli: Cli) -> Result<u8> {
             let progress = Progress::new(cli.quiet);
             let (containers, networks) = testbed::down(&engine, &name.name, &progress)?;
             progress.finish();
-            println!(
-                "testbed {}: removed {containers} containers and {networks} networks",
-                name.name
-            );
+            println!("testbed {}: removed {containers} containers and {networks} networks", name.name);
             Ok(0)
         }
-        Command::Render {
-            scenario,
-            output,
-            name,
-            driver,
-        } => {
-            let written =
-                imgtool::compose::write(&config()?, &scenario, &name.name, driver, &output)
-                    .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
-            println!(
-                "wrote {}: run it with `docker compose -f {} up -d`",
-                written.display(),
-                written.display()
-            );
+        Command::Render { scenario, output, name, driver } => {
+            let written = imgtool::compose::write(&config()?, &scenario, &name.name, driver, &output)
+                .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
+            println!("wrote {}: run it with `docker compose -f {} up -d`", written.display(), written.display());
             Ok(0)
         }
         Command::Doctor => {
@@ -155,11 +115,7 @@ fn run(cli: Cli) -> Result<u8> {
             let probe = config.reference("router");
             let findings = imgtool::doctor::run(&engine, Some(&probe));
             print!("{}", imgtool::doctor::render(&findings));
-            Ok(if imgtool::doctor::all_required_ok(&findings) {
-                0
-            } else {
-                EXIT_ERROR
-            })
+            Ok(if imgtool::doctor::all_required_ok(&findings) { 0 } else { EXIT_ERROR })
         }
     }
 }

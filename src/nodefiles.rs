@@ -28,35 +28,16 @@ pub enum Auth {
 /// The MAC of a node's interface on a network: locally administered,
 /// deterministic, so the node finds its links by MAC and names them.
 pub fn mac(scenario: &Scenario, node: &str, network: &str) -> String {
-    let n = scenario
-        .nodes
-        .iter()
-        .position(|x| x.name == node)
-        .unwrap_or(0)
-        + 1;
-    let w = scenario
-        .networks
-        .iter()
-        .position(|x| x.name == network)
-        .unwrap_or(0)
-        + 1;
+    let n = scenario.nodes.iter().position(|x| x.name == node).unwrap_or(0) + 1;
+    let w = scenario.networks.iter().position(|x| x.name == network).unwrap_or(0) + 1;
     format!("02:1b:00:00:{w:02x}:{n:02x}")
 }
 
 pub fn net_conf(scenario: &Scenario, node: &Node) -> String {
-    let mut out = format!(
-        "# imgtool: links and routes of {} ({})\n",
-        node.name, scenario.name
-    );
+    let mut out = format!("# imgtool: links and routes of {} ({})\n", node.name, scenario.name);
     for link in &node.links {
         let addrs: Vec<String> = link.addrs.iter().map(|a| a.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "link {} {} {}",
-            mac(scenario, &node.name, &link.network),
-            link.network,
-            addrs.join(" ")
-        );
+        let _ = writeln!(out, "link {} {} {}", mac(scenario, &node.name, &link.network), link.network, addrs.join(" "));
     }
     for r in &node.routes {
         let dst = r.dst.map_or("default".to_string(), |d| d.to_string());
@@ -85,30 +66,15 @@ pub fn needs_policy_routing(scenario: &Scenario, node: &Node) -> bool {
 /// tunnel traffic passes as is, everything else leaving the site is NATed to
 /// the gateway's public address.
 pub fn firewall(scenario: &Scenario, node: &Node) -> String {
-    let isp = scenario
-        .isp_link(node)
-        .expect("resolved gateway has an ISP link");
+    let isp = scenario.isp_link(node).expect("resolved gateway has an ISP link");
     let public = isp.addrs[0].addr();
-    let sites: Vec<&str> = node
-        .links
-        .iter()
-        .filter(|l| l.network != isp.network)
-        .map(|l| l.network.as_str())
-        .collect();
+    let sites: Vec<&str> = node.links.iter().filter(|l| l.network != isp.network).map(|l| l.network.as_str()).collect();
     let peers: Vec<IpAddr> = scenario
         .tunnels_of(&node.name)
-        .filter_map(|t| {
-            scenario
-                .node(t.sides(&node.name).1)
-                .and_then(|p| scenario.public_addr(p))
-        })
+        .filter_map(|t| scenario.node(t.sides(&node.name).1).and_then(|p| scenario.public_addr(p)))
         .collect();
     let fam = family(public);
-    let peer_set = peers
-        .iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let peer_set = peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
 
     let mut r = format!(
         "# imgtool: firewall and NAT of {} ({})\nflush ruleset\ntable inet imgtool {{\n",
@@ -118,14 +84,8 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     r += "    iif lo accept\n    ct state established,related accept\n    ct state invalid drop\n";
     let _ = writeln!(r, "    iifname != \"{}\" accept", isp.network);
     if !peers.is_empty() {
-        let _ = writeln!(
-            r,
-            "    {fam} saddr {{ {peer_set} }} udp dport {{ 500, 4500 }} accept"
-        );
-        let _ = writeln!(
-            r,
-            "    {fam} saddr {{ {peer_set} }} meta l4proto esp accept"
-        );
+        let _ = writeln!(r, "    {fam} saddr {{ {peer_set} }} udp dport {{ 500, 4500 }} accept");
+        let _ = writeln!(r, "    {fam} saddr {{ {peer_set} }} meta l4proto esp accept");
     }
     r += "    icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept\n  }\n";
 
@@ -139,21 +99,13 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
 
     r += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
     if scenario.service.via.as_deref() == Some(node.name.as_str()) {
-        let server = scenario
-            .node(&scenario.service.server)
-            .expect("resolved service server");
-        let to = server
-            .addrs()
-            .find(|a| a.is_ipv4() == public.is_ipv4())
-            .expect("server address of the gateway's family");
+        let server = scenario.node(&scenario.service.server).expect("resolved service server");
+        let to =
+            server.addrs().find(|a| a.is_ipv4() == public.is_ipv4()).expect("server address of the gateway's family");
         let _ = writeln!(
             r,
             "    iifname != {{ {} }} {fam} daddr {public} tcp dport {} dnat {fam} to {}",
-            sites
-                .iter()
-                .map(|s| format!("\"{s}\""))
-                .collect::<Vec<_>>()
-                .join(", "),
+            sites.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "),
             scenario.service.port,
             bracket(to, scenario.service.port)
         );
@@ -164,20 +116,14 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     for t in scenario.tunnels_of(&node.name) {
         let (_, _, local_ts, remote_ts) = t.sides(&node.name);
         for l in local_ts {
-            for m in remote_ts
-                .iter()
-                .filter(|m| m.addr().is_ipv4() == l.addr().is_ipv4())
-            {
+            for m in remote_ts.iter().filter(|m| m.addr().is_ipv4() == l.addr().is_ipv4()) {
                 let f = family(l.addr());
                 let _ = writeln!(r, "    {f} saddr {l} {f} daddr {m} accept");
             }
         }
     }
     for s in &sites {
-        let _ = writeln!(
-            r,
-            "    iifname \"{s}\" oifname != \"{s}\" snat {fam} to {public}"
-        );
+        let _ = writeln!(r, "    iifname \"{s}\" oifname != \"{s}\" snat {fam} to {public}");
     }
     r += "  }\n}\n";
     r
@@ -192,43 +138,26 @@ fn bracket(addr: IpAddr, port: u16) -> String {
 }
 
 fn ts_list(ts: &[IpNet]) -> String {
-    ts.iter()
-        .map(|t| t.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// A gateway's swanctl.conf: one connection and child per tunnel it is in.
 /// The first gateway of a tunnel initiates (see [`initiate`]); the other only
 /// responds, so the two never race to make duplicate SAs.
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
-    let mut c = format!(
-        "# imgtool: IKE configuration of {} ({})\nconnections {{\n",
-        node.name, scenario.name
-    );
+    let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
-    let me = scenario
-        .public_addr(node)
-        .expect("resolved gateway has a public address");
+    let me = scenario.public_addr(node).expect("resolved gateway has a public address");
     for t in scenario.tunnels_of(&node.name) {
         let (_, peer, local_ts, remote_ts) = t.sides(&node.name);
-        let peer_addr = scenario
-            .node(peer)
-            .and_then(|p| scenario.public_addr(p))
-            .expect("resolved peer address");
+        let peer_addr = scenario.node(peer).and_then(|p| scenario.public_addr(p)).expect("resolved peer address");
         let initiator = t.initiator == node.name;
         let (local_auth, remote_auth) = match auth {
             Auth::Certificates => (
-                format!(
-                    "auth = pubkey\n      certs = {}.pem\n      id = {}",
-                    node.name, node.name
-                ),
+                format!("auth = pubkey\n      certs = {}.pem\n      id = {}", node.name, node.name),
                 format!("auth = pubkey\n      id = {peer}"),
             ),
-            Auth::Psk(_) => (
-                format!("auth = psk\n      id = {}", node.name),
-                format!("auth = psk\n      id = {peer}"),
-            ),
+            Auth::Psk(_) => (format!("auth = psk\n      id = {}", node.name), format!("auth = psk\n      id = {peer}")),
         };
         let _ = write!(
             c,
@@ -278,19 +207,12 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
 
 /// Child SAs the node initiates (its image retries until each is up).
 pub fn initiate(scenario: &Scenario, node: &Node) -> String {
-    scenario
-        .tunnels_of(&node.name)
-        .filter(|t| t.initiator == node.name)
-        .map(|t| format!("{}\n", t.name))
-        .collect()
+    scenario.tunnels_of(&node.name).filter(|t| t.initiator == node.name).map(|t| format!("{}\n", t.name)).collect()
 }
 
 /// Child SA names the node's healthcheck waits for, one per line.
 pub fn children(scenario: &Scenario, node: &Node) -> String {
-    scenario
-        .tunnels_of(&node.name)
-        .map(|t| format!("{}\n", t.name))
-        .collect()
+    scenario.tunnels_of(&node.name).map(|t| format!("{}\n", t.name)).collect()
 }
 
 /// Whether the node needs the strongSwan files.

@@ -23,20 +23,12 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        Progress {
-            bar,
-            start: Instant::now(),
-            quiet,
-        }
+        Progress { bar, start: Instant::now(), quiet }
     }
 
     /// A silent reporter, for library callers and tests.
     pub fn hidden() -> Progress {
-        Progress {
-            bar: None,
-            start: Instant::now(),
-            quiet: true,
-        }
+        Progress { bar: None, start: Instant::now(), quiet: true }
     }
 
     pub fn step(&self, msg: impl AsRef<str>) {

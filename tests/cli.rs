@@ -5,49 +5,30 @@ use common::*;
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in [
-        "up", "check", "status", "exec", "capture", "down", "render", "doctor",
-    ] {
+    for cmd in ["up", "check", "status", "exec", "capture", "down", "render", "doctor"] {
         let r = imgtool(&[cmd, "--help"]).success();
-        assert!(
-            r.stdout.contains("Example"),
-            "{cmd} --help has no example:\n{}",
-            r.stdout
-        );
+        assert!(r.stdout.contains("Example"), "{cmd} --help has no example:\n{}", r.stdout);
     }
     let top = imgtool(&["--help"]).success();
-    assert!(
-        top.stdout.contains("imgtool up") && top.stdout.contains("Exit codes"),
-        "{}",
-        top.stdout
-    );
+    assert!(top.stdout.contains("imgtool up") && top.stdout.contains("Exit codes"), "{}", top.stdout);
 }
 
 #[test]
 fn unknown_scenario_is_one_clear_line() {
     let r = imgtool(&["up", "moon-base"]).code(1);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
-    assert!(
-        r.stderr.contains("unknown scenario 'moon-base'") && r.stderr.contains("site-to-site"),
-        "{}",
-        r.describe()
-    );
+    assert!(r.stderr.contains("unknown scenario 'moon-base'") && r.stderr.contains("site-to-site"), "{}", r.describe());
 }
 
 #[test]
 fn malformed_scenario_file_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    let text = include_str!("../manifests/site-to-site.toml")
-        .replace("role = \"client\"", "role = client");
+    let text = include_str!("../manifests/site-to-site.toml").replace("role = \"client\"", "role = client");
     std::fs::write(&path, &text).unwrap();
     let line = text.lines().position(|l| l == "role = client").unwrap() + 1;
     let r = imgtool(&["up", path.to_str().unwrap()]).code(1);
-    assert!(
-        r.stderr.contains(&format!("bad.toml:{line}:")),
-        "{}",
-        r.describe()
-    );
+    assert!(r.stderr.contains(&format!("bad.toml:{line}:")), "{}", r.describe());
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
 }
 
@@ -55,45 +36,23 @@ fn malformed_scenario_file_names_file_and_line() {
 fn duplicate_address_is_refused_before_any_container_exists() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dup.toml");
-    let text =
-        include_str!("../manifests/site-to-site.toml").replace("\"10.2.0.11\"", "\"10.2.0.10\"");
+    let text = include_str!("../manifests/site-to-site.toml").replace("\"10.2.0.11\"", "\"10.2.0.10\"");
     std::fs::write(&path, text).unwrap();
     // A docker that must not be called: the scenario is rejected first.
-    let r = imgtool_env(
-        &["up", path.to_str().unwrap()],
-        &[("IMGTOOL_DOCKER", "/nonexistent/docker")],
-    )
-    .code(1);
-    assert!(
-        r.stderr
-            .contains("10.2.0.10 on intranet-b is given to both client-b1 and client-b2"),
-        "{}",
-        r.describe()
-    );
+    let r = imgtool_env(&["up", path.to_str().unwrap()], &[("IMGTOOL_DOCKER", "/nonexistent/docker")]).code(1);
+    assert!(r.stderr.contains("10.2.0.10 on intranet-b is given to both client-b1 and client-b2"), "{}", r.describe());
 }
 
 #[test]
 fn missing_docker_says_how_to_get_it() {
     let r = imgtool_env(&["up"], &[("IMGTOOL_DOCKER", "/nonexistent/docker")]).code(1);
-    assert!(
-        r.stderr.contains("docker is not installed") && r.stderr.contains("setup-debian.sh"),
-        "{}",
-        r.describe()
-    );
+    assert!(r.stderr.contains("docker is not installed") && r.stderr.contains("setup-debian.sh"), "{}", r.describe());
 }
 
 #[test]
 fn docker_daemon_down_is_one_clear_line() {
-    let r = imgtool_env(
-        &["status"],
-        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
-    )
-    .code(1);
-    assert!(
-        r.stderr.contains("Docker daemon is not running"),
-        "{}",
-        r.describe()
-    );
+    let r = imgtool_env(&["status"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]).code(1);
+    assert!(r.stderr.contains("Docker daemon is not running"), "{}", r.describe());
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
 }
 
@@ -101,23 +60,11 @@ fn docker_daemon_down_is_one_clear_line() {
 fn render_writes_a_compose_project_with_node_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lab");
-    imgtool(&[
-        "render",
-        "host-to-host",
-        "-o",
-        out.to_str().unwrap(),
-        "--driver",
-        "bridge",
-    ])
-    .success();
+    imgtool(&["render", "host-to-host", "-o", out.to_str().unwrap(), "--driver", "bridge"]).success();
     let compose = std::fs::read_to_string(out.join("compose.yaml")).unwrap();
-    assert!(
-        compose.contains("driver: bridge") && compose.contains("internal: true"),
-        "{compose}"
-    );
+    assert!(compose.contains("driver: bridge") && compose.contains("inhibit_ipv4"), "{compose}");
     assert!(out.join("nodes/gateway-s/firewall.nft").is_file());
-    let swanctl =
-        std::fs::read_to_string(out.join("nodes/gateway-a/swanctl/swanctl.conf")).unwrap();
+    let swanctl = std::fs::read_to_string(out.join("nodes/gateway-a/swanctl/swanctl.conf")).unwrap();
     assert!(swanctl.contains("auth = psk"), "{swanctl}");
     // The key is in the node's files only, never in the compose file.
     assert!(!compose.contains("secret"), "{compose}");
@@ -128,10 +75,6 @@ fn render_refuses_a_foreign_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
     let r = imgtool(&["render", "-o", dir.path().to_str().unwrap()]).code(1);
-    assert!(
-        r.stderr.contains("is not an imgtool render output"),
-        "{}",
-        r.describe()
-    );
+    assert!(r.stderr.contains("is not an imgtool render output"), "{}", r.describe());
     assert!(dir.path().join("precious.txt").exists());
 }

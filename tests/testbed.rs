@@ -16,11 +16,7 @@ fn up(scenario: &str, name: &str, platform: &str, extra: &[&str]) -> Run {
 
 fn assert_all_pass(r: &Run) {
     let passes = r.stdout.lines().filter(|l| l.starts_with("PASS")).count();
-    assert!(
-        passes >= 9 && !r.stdout.contains("FAIL"),
-        "not every check passed:\n{}",
-        r.describe()
-    );
+    assert!(passes >= 9 && !r.stdout.contains("FAIL"), "not every check passed:\n{}", r.describe());
     for check in [
         "tunnel a-s",
         "tunnel b-s",
@@ -31,9 +27,7 @@ fn assert_all_pass(r: &Run) {
         "firewall gateway-s",
     ] {
         assert!(
-            r.stdout
-                .lines()
-                .any(|l| l.starts_with("PASS") && l.contains(check)),
+            r.stdout.lines().any(|l| l.starts_with("PASS") && l.contains(check)),
             "no PASS for {check}:\n{}",
             r.describe()
         );
@@ -42,12 +36,7 @@ fn assert_all_pass(r: &Run) {
 
 /// up, check, down on one scenario and platform; the host looks the same after.
 fn round_trip(scenario: &str, platform: &str, extra: &[&str]) {
-    let name = format!(
-        "t-{}",
-        scenario
-            .replace("site-to-site", "s2s")
-            .replace("host-to-host", "h2h")
-    );
+    let name = format!("t-{}", scenario.replace("site-to-site", "s2s").replace("host-to-host", "h2h"));
     let before = host_snapshot();
     let r = up(scenario, &name, platform, extra);
     if r.code != 0 {
@@ -56,8 +45,7 @@ fn round_trip(scenario: &str, platform: &str, extra: &[&str]) {
     let r = r.success();
     assert_all_pass(&r);
     assert!(
-        r.stdout.contains(&format!("scenario  {scenario}"))
-            && r.stdout.contains(&format!("platform  {platform}")),
+        r.stdout.contains(&format!("scenario  {scenario}")) && r.stdout.contains(&format!("platform  {platform}")),
         "{}",
         r.stdout
     );
@@ -95,28 +83,15 @@ fn site_to_site_arm64_emulated() {
 fn second_up_changes_nothing_and_two_testbeds_run_side_by_side() {
     let _g = docker_lock();
     let native = native_platform();
-    let ids = |name: &str| {
-        sh(&format!(
-            "docker ps -q --filter label=io.imgtool.testbed={name} | sort"
-        ))
-        .stdout
-    };
+    let ids = |name: &str| sh(&format!("docker ps -q --filter label=io.imgtool.testbed={name} | sort")).stdout;
     up("site-to-site", "t-one", &native, &[]).success();
     let first = ids("t-one");
     let again = imgtool(&["up", "--name", "t-one"]).success();
-    assert!(
-        again.stdout.contains("nothing changed"),
-        "{}",
-        again.describe()
-    );
+    assert!(again.stdout.contains("nothing changed"), "{}", again.describe());
     assert_eq!(ids("t-one"), first);
     // Another scenario under the same name is refused, not mixed in.
     let other = imgtool(&["up", "host-to-host", "--name", "t-one"]).code(1);
-    assert!(
-        other.stderr.contains("already runs scenario site-to-site"),
-        "{}",
-        other.describe()
-    );
+    assert!(other.stderr.contains("already runs scenario site-to-site"), "{}", other.describe());
     // A second testbed beside it shares nothing and both verify.
     let two = up("site-to-site", "t-two", &native, &[]);
     let check_one = imgtool(&["check", "--name", "t-one"]);
@@ -139,27 +114,9 @@ fn checks_fail_when_the_vpn_is_broken() {
     opened.success();
     closed.success();
     let r = r.code(3);
-    assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("FAIL") && l.contains("firewall gateway-a")),
-        "{}",
-        r.describe()
-    );
-    assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("FAIL") && l.contains("tunnel b-s")),
-        "{}",
-        r.describe()
-    );
-    assert!(
-        r.stdout
-            .lines()
-            .any(|l| l.starts_with("PASS") && l.contains("firewall gateway-s")),
-        "{}",
-        r.describe()
-    );
+    assert!(r.stdout.lines().any(|l| l.starts_with("FAIL") && l.contains("firewall gateway-a")), "{}", r.describe());
+    assert!(r.stdout.lines().any(|l| l.starts_with("FAIL") && l.contains("tunnel b-s")), "{}", r.describe());
+    assert!(r.stdout.lines().any(|l| l.starts_with("PASS") && l.contains("firewall gateway-s")), "{}", r.describe());
 }
 
 #[test]
@@ -168,38 +125,15 @@ fn exec_status_and_capture_work_on_a_running_testbed() {
     up("site-to-site", "t-ops", &native_platform(), &[]).success();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("router.pcap");
-    let ping = imgtool(&[
-        "exec",
-        "client-a1",
-        "--name",
-        "t-ops",
-        "--",
-        "ping",
-        "-c",
-        "1",
-        "10.3.0.10",
-    ]);
+    let ping = imgtool(&["exec", "client-a1", "--name", "t-ops", "--", "ping", "-c", "1", "10.3.0.10"]);
     let status = imgtool(&["status", "--name", "t-ops"]);
-    let cap = imgtool(&[
-        "capture",
-        "router",
-        "isp-a",
-        "-w",
-        pcap.to_str().unwrap(),
-        "--duration",
-        "2",
-        "--name",
-        "t-ops",
-    ]);
+    let cap =
+        imgtool(&["capture", "router", "isp-a", "-w", pcap.to_str().unwrap(), "--duration", "2", "--name", "t-ops"]);
     let unknown = imgtool(&["exec", "nobody", "--name", "t-ops", "--", "true"]);
     imgtool(&["down", "--name", "t-ops"]).success();
     assert!(ping.success().stdout.contains("1 received"));
     let status = status.success();
-    assert!(
-        status.stdout.contains("gateway-a") && status.stdout.contains("running healthy"),
-        "{}",
-        status.stdout
-    );
+    assert!(status.stdout.contains("gateway-a") && status.stdout.contains("running healthy"), "{}", status.stdout);
     cap.success();
     let bytes = std::fs::read(&pcap).unwrap();
     assert!(bytes.len() >= 24, "no pcap header in {}", pcap.display());
@@ -218,8 +152,7 @@ fn foreign_container_name_is_refused_and_left_alone() {
     sh("docker rm -f t-taken-router").success();
     let r = r.code(1);
     assert!(
-        r.stderr
-            .contains("container t-taken-router already exists and is not part of testbed t-taken"),
+        r.stderr.contains("container t-taken-router already exists and is not part of testbed t-taken"),
         "{}",
         r.describe()
     );
@@ -246,44 +179,26 @@ fn interrupted_up_is_cleaned_by_down() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    sh(&format!("kill -INT -- -{}", child.id())).success();
+    sh(&format!("kill -s INT -{}", child.id())).success();
     child.wait().unwrap();
     imgtool(&["down", "--name", "t-int"]).success();
-    assert_eq!(
-        host_snapshot(),
-        before,
-        "down after an interrupted up left something behind"
-    );
+    assert_eq!(host_snapshot(), before, "down after an interrupted up left something behind");
 }
 
 #[test]
 fn rendered_compose_project_runs_with_docker_compose_alone() {
     let _g = docker_lock();
-    build_flag(&native_platform())
-        .map(|_| up("site-to-site", "t-prebuild", &native_platform(), &[]));
+    build_flag(&native_platform()).map(|_| up("site-to-site", "t-prebuild", &native_platform(), &[]));
     imgtool(&["down", "--name", "t-prebuild"]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lab");
-    imgtool(&[
-        "render",
-        "site-to-site",
-        "-o",
-        out.to_str().unwrap(),
-        "--name",
-        "t-compose",
-        "--driver",
-        "bridge",
-    ])
-    .success();
+    imgtool(&["render", "site-to-site", "-o", out.to_str().unwrap(), "--name", "t-compose", "--driver", "bridge"])
+        .success();
     let file = out.join("compose.yaml");
     let f = file.to_str().unwrap();
-    let upr = sh(&format!(
-        "docker compose -f {f} up -d --wait --wait-timeout 60"
-    ));
+    let upr = sh(&format!("docker compose -f {f} up -d --wait --wait-timeout 60"));
     let ping = sh("docker exec t-compose-client-a1 ping -c 2 -W 2 10.3.0.10");
-    let http = sh(
-        "docker exec t-compose-client-b1 curl -sS --max-time 5 'http://10.3.0.10:8080/ping?id=compose'",
-    );
+    let http = sh("docker exec t-compose-client-b1 curl -sS --max-time 5 'http://10.3.0.10:8080/ping?id=compose'");
     sh(&format!("docker compose -f {f} down --volumes --timeout 1")).success();
     upr.success();
     ping.success();

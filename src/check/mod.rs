@@ -27,11 +27,7 @@ pub struct CheckResult {
 
 impl CheckResult {
     fn new(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> CheckResult {
-        CheckResult {
-            name: name.into(),
-            passed,
-            detail: detail.into(),
-        }
+        CheckResult { name: name.into(), passed, detail: detail.into() }
     }
 }
 
@@ -39,13 +35,7 @@ pub fn render(results: &[CheckResult]) -> String {
     let width = results.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for r in results {
-        let _ = writeln!(
-            out,
-            "{}  {:width$}  {}",
-            if r.passed { "PASS" } else { "FAIL" },
-            r.name,
-            r.detail
-        );
+        let _ = writeln!(out, "{}  {:width$}  {}", if r.passed { "PASS" } else { "FAIL" }, r.name, r.detail);
     }
     out
 }
@@ -57,9 +47,7 @@ pub fn all_passed(results: &[CheckResult]) -> bool {
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let hs: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("check thread panicked"))
-            .collect()
+        hs.into_iter().map(|h| h.join().expect("check thread panicked")).collect()
     })
 }
 
@@ -73,11 +61,7 @@ fn secret_pattern() -> [u8; 8] {
     p
 }
 
-pub fn run(
-    engine: &Engine,
-    tb: &Running,
-    progress: &Progress,
-) -> Result<Vec<CheckResult>, TestbedError> {
+pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
     let mut results = tunnels(engine, tb)?;
 
@@ -109,24 +93,15 @@ pub fn run(
             Ok(r) if r.stdout.trim() == want => CheckResult::new(
                 format!("reach {}", c.name),
                 true,
-                format!(
-                    "ping {target} answered; GET /ping answered by {}",
-                    s.service.server
-                ),
+                format!("ping {target} answered; GET /ping answered by {}", s.service.server),
             ),
-            Ok(r) if r.stdout.contains("ping-failed") => CheckResult::new(
-                format!("reach {}", c.name),
-                false,
-                format!("no ping reply from {target}"),
-            ),
+            Ok(r) if r.stdout.contains("ping-failed") => {
+                CheckResult::new(format!("reach {}", c.name), false, format!("no ping reply from {target}"))
+            }
             Ok(r) => CheckResult::new(
                 format!("reach {}", c.name),
                 false,
-                format!(
-                    "expected '{want}', got '{}{}'",
-                    r.stdout.trim(),
-                    r.stderr.trim()
-                ),
+                format!("expected '{want}', got '{}{}'", r.stdout.trim(), r.stderr.trim()),
             ),
             Err(e) => CheckResult::new(format!("reach {}", c.name), false, e.to_string()),
         }
@@ -149,15 +124,8 @@ pub fn run(
 fn tunnels(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
     let gateways: Vec<_> = s.nodes_with(Role::Gateway).collect();
-    let listed = parallel(&gateways, |g| {
-        engine.run(&[
-            "exec",
-            &tb.opts.container(&g.name),
-            "swanctl",
-            "--list-sas",
-            "--raw",
-        ])
-    });
+    let listed =
+        parallel(&gateways, |g| engine.run(&["exec", &tb.opts.container(&g.name), "swanctl", "--list-sas", "--raw"]));
     let mut sas = std::collections::HashMap::new();
     for (g, out) in gateways.iter().zip(listed) {
         sas.insert(g.name.as_str(), swanctl::parse(&out?));
@@ -169,19 +137,13 @@ fn tunnels(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedErr
             let (_, _, lts, rts) = t.sides(end);
             let want_l: Vec<String> = lts.iter().map(|x| x.to_string()).collect();
             let want_r: Vec<String> = rts.iter().map(|x| x.to_string()).collect();
-            let ike = sas
-                .get(end.as_str())
-                .into_iter()
-                .flatten()
-                .find(|sa| sa.name == t.name && sa.state == "ESTABLISHED");
+            let ike =
+                sas.get(end.as_str()).into_iter().flatten().find(|sa| sa.name == t.name && sa.state == "ESTABLISHED");
             match ike {
                 None => problems.push(format!("{end}: no ESTABLISHED IKE SA {}", t.name)),
                 Some(sa) => {
                     let ok = sa.children.iter().any(|c| {
-                        c.name == t.name
-                            && c.state == "INSTALLED"
-                            && c.local_ts == want_l
-                            && c.remote_ts == want_r
+                        c.name == t.name && c.state == "INSTALLED" && c.local_ts == want_l && c.remote_ts == want_r
                     });
                     if !ok {
                         problems.push(format!(
@@ -206,21 +168,13 @@ fn tunnels(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedErr
         } else {
             problems.join("; ")
         };
-        results.push(CheckResult::new(
-            format!("tunnel {}", t.name),
-            problems.is_empty(),
-            detail,
-        ));
+        results.push(CheckResult::new(format!("tunnel {}", t.name), problems.is_empty(), detail));
     }
     Ok(results)
 }
 
 fn join<T: ToString>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    items.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// The router saw ESP and IKE, nothing in the clear, and never the pattern.
@@ -228,11 +182,7 @@ pub fn judge_capture(pcap: &[u8], pattern: &[u8], pattern_text: &str) -> Vec<Che
     let cap = match pcap::parse(pcap) {
         Ok(c) => c,
         Err(e) => {
-            return vec![CheckResult::new(
-                "router capture",
-                false,
-                format!("unreadable capture: {e}"),
-            )];
+            return vec![CheckResult::new("router capture", false, format!("unreadable capture: {e}"))];
         }
     };
     let count = |f: fn(&pcap::Class) -> bool| cap.packets.iter().filter(|p| f(&p.class)).count();
@@ -244,25 +194,15 @@ pub fn judge_capture(pcap: &[u8], pattern: &[u8], pattern_text: &str) -> Vec<Che
         CheckResult::new(
             "router capture",
             false,
-            format!(
-                "{} packets but no ESP: client traffic did not cross the router encrypted",
-                cap.packets.len()
-            ),
+            format!("{} packets but no ESP: client traffic did not cross the router encrypted", cap.packets.len()),
         )
     } else if n_clear > 0 {
-        CheckResult::new(
-            "router capture",
-            false,
-            format!("{n_clear} packets in the clear, e.g. {}", clear.join("; ")),
-        )
+        CheckResult::new("router capture", false, format!("{n_clear} packets in the clear, e.g. {}", clear.join("; ")))
     } else {
         CheckResult::new(
             "router capture",
             true,
-            format!(
-                "{} packets, only IKE ({ike}) and ESP ({esp}), none in the clear",
-                cap.packets.len()
-            ),
+            format!("{} packets, only IKE ({ike}) and ESP ({esp}), none in the clear", cap.packets.len()),
         )
     };
     let secret = cap.contains(pattern) || cap.contains(pattern_text.as_bytes());
@@ -301,23 +241,13 @@ fn probe_script(probes: &[Probe]) -> String {
         round_of.push(probes[..i].iter().filter(|q| q.addr == p.addr).count());
     }
     for round in 0..=round_of.iter().copied().max().unwrap_or(0) {
-        let members: Vec<usize> = (0..probes.len())
-            .filter(|&i| round_of[i] == round)
-            .collect();
+        let members: Vec<usize> = (0..probes.len()).filter(|&i| round_of[i] == round).collect();
         let host = |a: IpAddr| {
-            if a.is_ipv4() {
-                format!("{a}/32")
-            } else {
-                format!("{a}/128")
-            }
+            if a.is_ipv4() { format!("{a}/32") } else { format!("{a}/128") }
         };
         for &i in &members {
             if let Some(via) = probes[i].via {
-                let _ = writeln!(
-                    script,
-                    "ip route replace {} via {via}",
-                    host(probes[i].addr)
-                );
+                let _ = writeln!(script, "ip route replace {} via {via}", host(probes[i].addr));
             }
         }
         for &i in &members {
@@ -326,11 +256,7 @@ fn probe_script(probes: &[Probe]) -> String {
         script += "wait\n";
         for &i in &members {
             if probes[i].via.is_some() {
-                let _ = writeln!(
-                    script,
-                    "ip route del {} 2>/dev/null || true",
-                    host(probes[i].addr)
-                );
+                let _ = writeln!(script, "ip route del {} 2>/dev/null || true", host(probes[i].addr));
             }
         }
     }
@@ -346,12 +272,7 @@ fn firewall(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedEr
         let Some(public) = s.public_addr(g) else {
             continue;
         };
-        probes.push(Probe {
-            gateway: g.name.clone(),
-            what: format!("{} ({public})", g.name),
-            addr: public,
-            via: None,
-        });
+        probes.push(Probe { gateway: g.name.clone(), what: format!("{} ({public})", g.name), addr: public, via: None });
         if let Some((host, addr)) = site_host(s, g) {
             probes.push(Probe {
                 gateway: g.name.clone(),
@@ -361,45 +282,25 @@ fn firewall(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedEr
             });
         }
     }
-    let out = engine.run(&[
-        "exec",
-        &tb.opts.container(OBSERVER),
-        "sh",
-        "-c",
-        &probe_script(&probes),
-    ])?;
+    let out = engine.run(&["exec", &tb.opts.container(OBSERVER), "sh", "-c", &probe_script(&probes)])?;
     let blocked = |i: usize| out.lines().any(|l| l == format!("{i} blocked"));
     let mut results = Vec::new();
     for g in s.nodes_with(Role::Gateway) {
-        let mine: Vec<(usize, &Probe)> = probes
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.gateway == g.name)
-            .collect();
+        let mine: Vec<(usize, &Probe)> = probes.iter().enumerate().filter(|(_, p)| p.gateway == g.name).collect();
         if mine.is_empty() {
             continue;
         }
-        let reached: Vec<String> = mine
-            .iter()
-            .filter(|(i, _)| !blocked(*i))
-            .map(|(_, p)| format!("router reached {}", p.what))
-            .collect();
+        let reached: Vec<String> =
+            mine.iter().filter(|(i, _)| !blocked(*i)).map(|(_, p)| format!("router reached {}", p.what)).collect();
         let detail = if reached.is_empty() {
             format!(
                 "router cannot reach {}",
-                mine.iter()
-                    .map(|(_, p)| p.what.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" nor ")
+                mine.iter().map(|(_, p)| p.what.as_str()).collect::<Vec<_>>().join(" nor ")
             )
         } else {
             reached.join("; ")
         };
-        results.push(CheckResult::new(
-            format!("firewall {}", g.name),
-            reached.is_empty(),
-            detail,
-        ));
+        results.push(CheckResult::new(format!("firewall {}", g.name), reached.is_empty(), detail));
     }
     Ok(results)
 }
@@ -407,19 +308,8 @@ fn firewall(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedEr
 /// A client or server on one of the gateway's site networks.
 fn site_host(s: &Scenario, gw: &crate::scenario::Node) -> Option<(String, IpAddr)> {
     let isp = s.isp_link(gw)?.network.clone();
-    let site_nets: Vec<&str> = gw
-        .links
-        .iter()
-        .filter(|l| l.network != isp)
-        .map(|l| l.network.as_str())
-        .collect();
-    s.nodes
-        .iter()
-        .filter(|n| matches!(n.role, Role::Client | Role::Server))
-        .find_map(|n| {
-            n.links
-                .iter()
-                .find(|l| site_nets.contains(&l.network.as_str()))
-                .map(|l| (n.name.clone(), l.addrs[0].addr()))
-        })
+    let site_nets: Vec<&str> = gw.links.iter().filter(|l| l.network != isp).map(|l| l.network.as_str()).collect();
+    s.nodes.iter().filter(|n| matches!(n.role, Role::Client | Role::Server)).find_map(|n| {
+        n.links.iter().find(|l| site_nets.contains(&l.network.as_str())).map(|l| (n.name.clone(), l.addrs[0].addr()))
+    })
 }

@@ -75,9 +75,7 @@ pub fn parse(bytes: &[u8]) -> Result<Capture, PcapError> {
     if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
         return Err(PcapError::Pcapng);
     }
-    let (header, mut rest) = bytes
-        .split_first_chunk::<24>()
-        .ok_or(PcapError::TruncatedHeader(bytes.len()))?;
+    let (header, mut rest) = bytes.split_first_chunk::<24>().ok_or(PcapError::TruncatedHeader(bytes.len()))?;
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let big = match magic {
         0xa1b2_c3d4 | 0xa1b2_3c4d => true,
@@ -97,16 +95,11 @@ pub fn parse(bytes: &[u8]) -> Result<Capture, PcapError> {
     let mut packets = Vec::new();
     let mut fragments = HashMap::new();
     while !rest.is_empty() {
-        let truncated = PcapError::TruncatedRecord {
-            index: packets.len(),
-            offset: bytes.len() - rest.len(),
-        };
+        let truncated = PcapError::TruncatedRecord { index: packets.len(), offset: bytes.len() - rest.len() };
         let Some((record, after)) = rest.split_first_chunk::<16>() else {
             return Err(truncated);
         };
-        let split = word(record, 8)
-            .and_then(|n| usize::try_from(n).ok())
-            .and_then(|n| after.split_at_checked(n));
+        let split = word(record, 8).and_then(|n| usize::try_from(n).ok()).and_then(|n| after.split_at_checked(n));
         let Some((frame, after)) = split else {
             return Err(truncated);
         };
@@ -119,19 +112,13 @@ pub fn parse(bytes: &[u8]) -> Result<Capture, PcapError> {
 impl Capture {
     /// Packets that are neither IKE, ESP, ESP-in-UDP, ARP nor neighbour discovery.
     pub fn cleartext(&self) -> impl Iterator<Item = &Packet> {
-        self.packets
-            .iter()
-            .filter(|p| matches!(p.class, Class::Other { .. } | Class::NonIp { .. }))
+        self.packets.iter().filter(|p| matches!(p.class, Class::Other { .. } | Class::NonIp { .. }))
     }
 
     /// Whether any packet's bytes contain `pattern`. An empty pattern is
     /// always found, so a misconfigured secret fails a check instead of passing.
     pub fn contains(&self, pattern: &[u8]) -> bool {
-        pattern.is_empty()
-            || self
-                .packets
-                .iter()
-                .any(|p| p.data.windows(pattern.len()).any(|w| w == pattern))
+        pattern.is_empty() || self.packets.iter().any(|p| p.data.windows(pattern.len()).any(|w| w == pattern))
     }
 }
 
@@ -189,22 +176,16 @@ fn decode(link: Link, frame: &[u8], fragments: &mut Fragments) -> Packet {
                         fragments.insert((ip.src, ip.dst, id), class);
                         class
                     }
-                    Fragment::Later(id) => fragments
-                        .get(&(ip.src, ip.dst, id))
-                        .copied()
-                        .unwrap_or_else(|| transport(ip.proto, &[])),
+                    Fragment::Later(id) => {
+                        fragments.get(&(ip.src, ip.dst, id)).copied().unwrap_or_else(|| transport(ip.proto, &[]))
+                    }
                 };
                 (class, Some(ip.src), Some(ip.dst))
             }
         },
         Some((ethertype, _)) => (Class::NonIp { ethertype }, None, None),
     };
-    Packet {
-        class,
-        src,
-        dst,
-        data: frame.to_vec(),
-    }
+    Packet { class, src, dst, data: frame.to_vec() }
 }
 
 /// The ethertype and network-layer bytes of a frame; None if the link header is cut.
@@ -263,37 +244,21 @@ fn ipv4(p: &[u8]) -> Option<Ip<'_>> {
         _ => Fragment::Later(id),
     };
     let (src, dst) = (addr::<4>(p, 12)?, addr::<4>(p, 16)?);
-    Some(Ip {
-        src,
-        dst,
-        proto: p[9],
-        payload: &p[header_len..end],
-        fragment,
-    })
+    Some(Ip { src, dst, proto: p[9], payload: &p[header_len..end], fragment })
 }
 
 fn ipv6(p: &[u8]) -> Option<Ip<'_>> {
     let (src, dst) = (addr::<16>(p, 8)?, addr::<16>(p, 24)?);
     // Honour the payload length to drop link padding (no jumbograms here).
     let end = (40 + usize::from(be16(p, 4)?)).min(p.len());
-    let mut ip = Ip {
-        src,
-        dst,
-        proto: p[6],
-        payload: &p[40..end],
-        fragment: Fragment::Whole,
-    };
+    let mut ip = Ip { src, dst, proto: p[6], payload: &p[40..end], fragment: Fragment::Whole };
     // A truncated extension header ends the walk with its own number as the
     // protocol, which then counts as cleartext.
     while matches!(ip.proto, 0 | 43 | 44 | 60) {
         let (Some(&next), Some(&len)) = (ip.payload.first(), ip.payload.get(1)) else {
             break;
         };
-        let skip = if ip.proto == 44 {
-            8
-        } else {
-            (usize::from(len) + 1) * 8
-        };
+        let skip = if ip.proto == 44 { 8 } else { (usize::from(len) + 1) * 8 };
         let Some(after) = ip.payload.get(skip..) else {
             break;
         };
@@ -454,10 +419,7 @@ mod tests {
         let (a, b) = ("fd00:1::10", "fd00:3::10");
         let ext = [60, 0, 1, 4, 0, 0, 0, 0, 6, 0, 1, 4, 0, 0, 0, 0]; // hop-by-hop, dest opts
         assert_eq!(class_of(ipv6(0, a, b, &[&ext[..], &[0; 20]].concat())), TCP);
-        assert_eq!(
-            class_of(ipv6(58, a, b, &[128, 0, 0, 0])),
-            Other { protocol: 58 }
-        );
+        assert_eq!(class_of(ipv6(58, a, b, &[128, 0, 0, 0])), Other { protocol: 58 });
         let ns = ipv6(58, "fe80::1", "ff02::1:ff00:2", &[135, 0, 0, 0]);
         let mld = ipv6(0, "fe80::1", "ff02::16", &[58, 0, 5, 2, 0, 0, 1, 0, 143]);
         assert_eq!([class_of(ns), class_of(mld)], [NeighborDiscovery; 2]);
@@ -483,18 +445,9 @@ mod tests {
         ];
         let cap = capture(1, &frames);
         let leaks: Vec<_> = cap.cleartext().map(Packet::to_string).collect();
-        let expected = [
-            "10.1.0.10 -> 10.3.0.10 ICMP",
-            "fd00:1::10 -> fd00:3::10 TCP",
-        ];
-        assert_eq!(
-            leaks,
-            [&expected[..], &["non-IP ethertype 0x88cc"]].concat()
-        );
-        assert_eq!(
-            cap.packets[1].to_string(),
-            "ESP 172.26.26.10 -> 172.28.28.10"
-        );
+        let expected = ["10.1.0.10 -> 10.3.0.10 ICMP", "fd00:1::10 -> fd00:3::10 TCP"];
+        assert_eq!(leaks, [&expected[..], &["non-IP ethertype 0x88cc"]].concat());
+        assert_eq!(cap.packets[1].to_string(), "ESP 172.26.26.10 -> 172.28.28.10");
         assert_eq!(cap.packets[4].src, Some(CLIENT.into()));
     }
 
@@ -520,12 +473,7 @@ mod tests {
     fn ethernet_sll_sll2_and_raw_parse() {
         let ip = ipv4(1, CLIENT, SERVER, &[], &[8, 0, 0, 0]);
         let mut cases = vec![(1, eth(ETH_IPV4, &ip)), (113, sll(ETH_IPV4, &ip))];
-        cases.extend([
-            (276, sll2(ETH_IPV4, &ip)),
-            (101, ip.clone()),
-            (12, ip.clone()),
-            (14, ip),
-        ]);
+        cases.extend([(276, sll2(ETH_IPV4, &ip)), (101, ip.clone()), (12, ip.clone()), (14, ip)]);
         for (linktype, frame) in cases {
             let packet = &capture(linktype, &[frame]).packets[0];
             let expected = (ICMP, Some(SERVER.into()));
@@ -535,10 +483,7 @@ mod tests {
 
     #[test]
     fn big_endian_and_nanosecond_files_parse() {
-        for (be, nano) in [
-            (false, [0x4d, 0x3c, 0xb2, 0xa1]),
-            (true, [0xa1, 0xb2, 0x3c, 0x4d]),
-        ] {
+        for (be, nano) in [(false, [0x4d, 0x3c, 0xb2, 0xa1]), (true, [0xa1, 0xb2, 0x3c, 0x4d])] {
             let mut file = pcap(276, be, &[sll2(ETH_IPV4, &gw(50, &SPI))]);
             assert_eq!(parse(&file).unwrap().packets[0].class, Esp);
             file[..4].copy_from_slice(&nano);
@@ -559,40 +504,20 @@ mod tests {
         let file = pcap(101, false, &[gw(50, &SPI)]);
         let err = |bytes: &[u8]| parse(bytes).unwrap_err().to_string();
         let record = "pcap record 0 truncated at byte 24";
-        assert_eq!(
-            err(&file[..10]),
-            "pcap file header truncated: 10 of 24 bytes"
-        );
-        assert_eq!(
-            [err(&file[..30]), err(&file[..file.len() - 1])],
-            [record; 2]
-        );
-        assert_eq!(
-            err(&pcap(999, false, &[])),
-            "unsupported pcap link type 999"
-        );
+        assert_eq!(err(&file[..10]), "pcap file header truncated: 10 of 24 bytes");
+        assert_eq!([err(&file[..30]), err(&file[..file.len() - 1])], [record; 2]);
+        assert_eq!(err(&pcap(999, false, &[])), "unsupported pcap link type 999");
         assert_eq!(err(&[0; 24]), "not a pcap file (magic 0x00000000)");
-        let pcapng = [
-            0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a,
-        ];
+        let pcapng = [0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
         assert!(matches!(parse(&pcapng), Err(PcapError::Pcapng)));
     }
 
     #[test]
     fn truncated_packets_do_not_panic() {
         let ext = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0, 1, 0, 0, 0, 9]; // hop-by-hop, fragment
-        let v6 = ipv6(
-            0,
-            "fd00:1::10",
-            "fd00:3::10",
-            &[&ext[..], &udp(4500, 4500, &SPI)].concat(),
-        );
+        let v6 = ipv6(0, "fd00:1::10", "fd00:3::10", &[&ext[..], &udp(4500, 4500, &SPI)].concat());
         let v4 = ipv4(17, CLIENT, SERVER, &[1; 4], &udp(4500, 4500, &[0xff]));
-        let frames = [
-            (276, sll2(ETH_IPV6, &v6)),
-            (1, eth(ETH_IPV4, &v4)),
-            (113, sll(ETH_IPV6, &v6)),
-        ];
+        let frames = [(276, sll2(ETH_IPV6, &v6)), (1, eth(ETH_IPV4, &v4)), (113, sll(ETH_IPV6, &v6))];
         for (linktype, frame) in frames {
             for n in 0..=frame.len() {
                 assert_eq!(capture(linktype, &[frame[..n].to_vec()]).packets.len(), 1);

@@ -59,10 +59,7 @@ pub fn parse(text: &str) -> Vec<IkeSa> {
                 path.push(t.clone());
                 let depth = path.len();
                 if depth == 2 && path[0] == "list-sa" {
-                    sas.push(IkeSa {
-                        name: t.clone(),
-                        ..Default::default()
-                    });
+                    sas.push(IkeSa { name: t.clone(), ..Default::default() });
                 } else if depth == 4
                     && path[2] == "child-sas"
                     && let Some(sa) = sas.last_mut()
@@ -83,9 +80,7 @@ pub fn parse(text: &str) -> Vec<IkeSa> {
                         }
                     }
                     set(&mut sas, path.len(), key, value, list);
-                } else if toks.get(i + 1).is_some_and(|n| n == "event")
-                    && toks.get(i + 2).is_some_and(|n| n == "{")
-                {
+                } else if toks.get(i + 1).is_some_and(|n| n == "event") && toks.get(i + 2).is_some_and(|n| n == "{") {
                     path.push(t.clone());
                     i += 2;
                 }

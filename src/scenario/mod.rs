@@ -16,18 +16,9 @@ use ipnet::IpNet;
 /// The scenarios shipped with imgtool, embedded so that an installed binary
 /// needs no checkout. `manifests/` stays the single source.
 pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "site-to-site",
-        include_str!("../../manifests/site-to-site.toml"),
-    ),
-    (
-        "site-to-site-ipv6",
-        include_str!("../../manifests/site-to-site-ipv6.toml"),
-    ),
-    (
-        "host-to-host",
-        include_str!("../../manifests/host-to-host.toml"),
-    ),
+    ("site-to-site", include_str!("../../manifests/site-to-site.toml")),
+    ("site-to-site-ipv6", include_str!("../../manifests/site-to-site-ipv6.toml")),
+    ("host-to-host", include_str!("../../manifests/host-to-host.toml")),
 ];
 
 pub const DEFAULT: &str = "site-to-site";
@@ -37,16 +28,9 @@ pub enum ScenarioError {
     #[error("unknown scenario '{name}': use one of {known} or a path to a .toml file")]
     Unknown { name: String, known: String },
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{origin}:{line}: {message}")]
-    Invalid {
-        origin: String,
-        line: usize,
-        message: String,
-    },
+    Invalid { origin: String, line: usize, message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -113,9 +97,7 @@ impl Node {
     }
     /// All addresses of the node, without prefix.
     pub fn addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
-        self.links
-            .iter()
-            .flat_map(|l| l.addrs.iter().map(|a| a.addr()))
+        self.links.iter().flat_map(|l| l.addrs.iter().map(|a| a.addr()))
     }
 }
 
@@ -136,19 +118,9 @@ impl Tunnel {
     /// (local, remote, local traffic, remote traffic) as seen from `node`.
     pub fn sides(&self, node: &str) -> (&str, &str, &[IpNet], &[IpNet]) {
         if self.initiator == node {
-            (
-                &self.initiator,
-                &self.responder,
-                &self.initiator_ts,
-                &self.responder_ts,
-            )
+            (&self.initiator, &self.responder, &self.initiator_ts, &self.responder_ts)
         } else {
-            (
-                &self.responder,
-                &self.initiator,
-                &self.responder_ts,
-                &self.initiator_ts,
-            )
+            (&self.responder, &self.initiator, &self.responder_ts, &self.initiator_ts)
         }
     }
 }
@@ -179,19 +151,13 @@ impl Scenario {
         }
         let path = Path::new(name_or_path);
         if name_or_path.ends_with(".toml") || path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-                path: path.into(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
             return Scenario::parse(&text, name_or_path);
         }
         Err(ScenarioError::Unknown {
             name: name_or_path.into(),
-            known: BUILTIN
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         })
     }
 
@@ -211,51 +177,35 @@ impl Scenario {
     }
     pub fn router(&self) -> &Node {
         // resolve() guarantees exactly one router.
-        self.nodes_with(Role::Router)
-            .next()
-            .expect("resolved scenario has a router")
+        self.nodes_with(Role::Router).next().expect("resolved scenario has a router")
     }
     pub fn tunnels_of<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a Tunnel> + 'a {
         self.tunnels.iter().filter(move |t| t.involves(node))
     }
     /// Whether the scenario runs IPv6 only (every subnet is IPv6).
     pub fn ipv6_only(&self) -> bool {
-        self.networks
-            .iter()
-            .flat_map(|n| &n.subnets)
-            .all(|s| matches!(s, IpNet::V6(_)))
+        self.networks.iter().flat_map(|n| &n.subnets).all(|s| matches!(s, IpNet::V6(_)))
     }
     /// A gateway's link on its ISP network.
     pub fn isp_link<'a>(&self, node: &'a Node) -> Option<&'a Link> {
-        node.links.iter().find(|l| {
-            self.network(&l.network)
-                .is_some_and(|n| n.kind == NetKind::Isp)
-        })
+        node.links.iter().find(|l| self.network(&l.network).is_some_and(|n| n.kind == NetKind::Isp))
     }
     /// The gateway's public address: its first ISP address.
     pub fn public_addr(&self, node: &Node) -> Option<IpAddr> {
-        self.isp_link(node)
-            .and_then(|l| l.addrs.first())
-            .map(|a| a.addr())
+        self.isp_link(node).and_then(|l| l.addrs.first()).map(|a| a.addr())
     }
     /// The address clients call for the service: the server's own, or the
     /// public address of the gateway that forwards to it.
     pub fn service_addr(&self) -> IpAddr {
         let node = match &self.service.via {
             Some(gw) => self.node(gw).and_then(|n| self.public_addr(n)),
-            None => self
-                .node(&self.service.server)
-                .and_then(|n| n.addrs().next()),
+            None => self.node(&self.service.server).and_then(|n| n.addrs().next()),
         };
         node.expect("resolved scenario has a service address")
     }
     /// Node name to the index used in MAC addresses and such.
     pub fn node_index(&self) -> BTreeMap<&str, usize> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect()
+        self.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect()
     }
 }
 

@@ -28,36 +28,19 @@ pub enum TestbedError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("cannot write the testbed state in {path}: {source}")]
-    State {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name"
-    )]
-    NameTaken {
-        kind: &'static str,
-        name: String,
-        testbed: String,
-    },
+    State { path: PathBuf, source: std::io::Error },
+    #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]
+    NameTaken { kind: &'static str, name: String, testbed: String },
     #[error(
         "testbed {testbed} already runs scenario {running}: run `imgtool down{flag}` first, or pick another --name"
     )]
-    OtherScenario {
-        testbed: String,
-        running: String,
-        flag: String,
-    },
+    OtherScenario { testbed: String, running: String, flag: String },
     #[error("no testbed named {0} is running: start one with `imgtool up`")]
     NotRunning(String),
     #[error("node {node} did not become healthy: {detail}")]
     Unhealthy { node: String, detail: String },
     #[error("no node {node} in testbed {testbed} (nodes: {known})")]
-    UnknownNode {
-        node: String,
-        testbed: String,
-        known: String,
-    },
+    UnknownNode { node: String, testbed: String, known: String },
 }
 
 /// What `up` was asked for.
@@ -99,33 +82,18 @@ fn images(config: &Config) -> Images {
     }
 }
 
-fn list(
-    engine: &Engine,
-    what: &str,
-    testbed: &str,
-    format: &str,
-) -> Result<Vec<String>, EngineError> {
+fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
     let filter = format!("label={LABEL_TESTBED}={testbed}");
     let args: Vec<&str> = match what {
         "container" => vec!["ps", "-a", "--filter", &filter, "--format", format],
         _ => vec!["network", "ls", "--filter", &filter, "--format", format],
     };
-    Ok(engine
-        .run(&args)?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect())
+    Ok(engine.run(&args)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
 /// Finds a testbed by its label and reloads the scenario it runs.
 pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, TestbedError> {
-    let rows = list(
-        engine,
-        "container",
-        name,
-        "{{.Label \"io.imgtool.platform\"}}",
-    )?;
+    let rows = list(engine, "container", name, "{{.Label \"io.imgtool.platform\"}}")?;
     let dir = state::dir(name);
     let text = std::fs::read_to_string(dir.join(state::SCENARIO_FILE));
     let (Some(platform), Ok(text)) = (rows.first(), text) else {
@@ -143,23 +111,13 @@ pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, Tes
     Ok(Running { scenario, opts })
 }
 
-pub fn up(
-    engine: &Engine,
-    config: &Config,
-    req: &UpRequest,
-    progress: &Progress,
-) -> Result<UpSummary, TestbedError> {
+pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
     let scenario = Scenario::load(&req.scenario)?;
-    let text = match crate::scenario::BUILTIN
-        .iter()
-        .find(|(n, _)| *n == req.scenario)
-    {
+    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == req.scenario) {
         Some((_, t)) => t.to_string(),
-        None => std::fs::read_to_string(&req.scenario).map_err(|source| TestbedError::State {
-            path: req.scenario.clone().into(),
-            source,
-        })?,
+        None => std::fs::read_to_string(&req.scenario)
+            .map_err(|source| TestbedError::State { path: req.scenario.clone().into(), source })?,
     };
     let native = engine.native_platform()?;
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
@@ -182,14 +140,10 @@ pub fn up(
         "{{.Names}}|{{.State}}|{{.Label \"io.imgtool.scenario\"}}|{{.Label \"io.imgtool.platform\"}}",
     )?;
     if !existing.is_empty() {
-        let all_running = existing.len() == containers.len()
-            && existing
-                .iter()
-                .all(|r| r.split('|').nth(1) == Some("running"));
+        let all_running =
+            existing.len() == containers.len() && existing.iter().all(|r| r.split('|').nth(1) == Some("running"));
         let running_scenario = existing[0].split('|').nth(2).unwrap_or("").to_string();
-        let same = existing
-            .iter()
-            .all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
+        let same = existing.iter().all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
         if all_running && same {
             return Ok(UpSummary {
                 scenario: scenario.name.clone(),
@@ -203,63 +157,30 @@ pub fn up(
             });
         }
         if all_running {
-            let flag = if req.name == crate::DEFAULT_TESTBED {
-                String::new()
-            } else {
-                format!(" --name {}", req.name)
-            };
-            return Err(TestbedError::OtherScenario {
-                testbed: req.name.clone(),
-                running: running_scenario,
-                flag,
-            });
+            let flag = if req.name == crate::DEFAULT_TESTBED { String::new() } else { format!(" --name {}", req.name) };
+            return Err(TestbedError::OtherScenario { testbed: req.name.clone(), running: running_scenario, flag });
         }
-        progress.note(format!(
-            "testbed {} is half made (an interrupted up?): removing it first",
-            req.name
-        ));
+        progress.note(format!("testbed {} is half made (an interrupted up?): removing it first", req.name));
         down(engine, &req.name, progress)?;
     }
     refuse_foreign_names(engine, &req.name, &containers, &nets)?;
 
-    let mut needs: Vec<(&str, String)> = vec![
-        ("router", platform.clone()),
-        ("client", platform.clone()),
-        ("gateway", platform.clone()),
-    ];
+    let mut needs: Vec<(&str, String)> =
+        vec![("router", platform.clone()), ("client", platform.clone()), ("gateway", platform.clone())];
     if platform != native {
         // Native helpers: the observer (client) and firewall loaders (gateway).
         needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
     build::ensure(engine, config, &needs, &native, req.build, progress)?;
 
-    let auth = if req.psk {
-        Auth::Psk(random_psk(&opts.state)?)
-    } else {
-        Auth::Certificates
-    };
-    state::write(&opts.state, &scenario, &text, &auth).map_err(|source| TestbedError::State {
-        path: opts.state.clone(),
-        source,
-    })?;
+    let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
+    state::write(&opts.state, &scenario, &text, &auth)
+        .map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
 
     progress.step("creating credentials and networks");
-    let result = create(
-        engine,
-        &scenario,
-        &opts,
-        &nets,
-        &containers,
-        &auth,
-        progress,
-    )
-    .and_then(|()| {
+    let result = create(engine, &scenario, &opts, &nets, &containers, &auth, progress).and_then(|()| {
         progress.step("waiting for every node to be healthy");
-        wait_healthy(
-            engine,
-            &containers,
-            if platform == native { 60 } else { 240 },
-        )
+        wait_healthy(engine, &containers, if platform == native { 60 } else { 240 })
     });
     if let Err(e) = result {
         if req.keep {
@@ -291,10 +212,7 @@ pub fn up(
 }
 
 fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
-    state::random_psk().map_err(|source| TestbedError::State {
-        path: dir.into(),
-        source,
-    })
+    state::random_psk().map_err(|source| TestbedError::State { path: dir.into(), source })
 }
 
 fn refuse_foreign_names(
@@ -303,42 +221,20 @@ fn refuse_foreign_names(
     containers: &[ContainerSpec],
     nets: &[spec::NetworkSpec],
 ) -> Result<(), TestbedError> {
-    let theirs =
-        |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
-    let cont_rows = engine.run(&[
-        "ps",
-        "-a",
-        "--format",
-        "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}",
-    ])?;
-    let net_rows = engine.run(&[
-        "network",
-        "ls",
-        "--format",
-        "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}",
-    ])?;
+    let theirs = |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
+    let cont_rows = engine.run(&["ps", "-a", "--format", "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}"])?;
+    let net_rows = engine.run(&["network", "ls", "--format", "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}"])?;
     let foreign = |rows: &str| -> Vec<String> {
-        rows.lines()
-            .filter(|r| !r.ends_with(&format!("|{testbed}")))
-            .map(String::from)
-            .collect()
+        rows.lines().filter(|r| !r.ends_with(&format!("|{testbed}"))).map(String::from).collect()
     };
     for c in containers {
         if theirs(foreign(&cont_rows), &c.name) {
-            return Err(TestbedError::NameTaken {
-                kind: "container",
-                name: c.name.clone(),
-                testbed: testbed.into(),
-            });
+            return Err(TestbedError::NameTaken { kind: "container", name: c.name.clone(), testbed: testbed.into() });
         }
     }
     for n in nets {
         if theirs(foreign(&net_rows), &n.name) {
-            return Err(TestbedError::NameTaken {
-                kind: "network",
-                name: n.name.clone(),
-                testbed: testbed.into(),
-            });
+            return Err(TestbedError::NameTaken { kind: "network", name: n.name.clone(), testbed: testbed.into() });
         }
     }
     Ok(())
@@ -348,10 +244,7 @@ fn refuse_foreign_names(
 fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let handles: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("worker thread panicked"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("worker thread panicked")).collect()
     })
 }
 
@@ -411,23 +304,15 @@ fn create(
             .collect(),
         );
     }
-    parallel(&jobs, |a| helper(a.clone()))
-        .into_iter()
-        .collect::<Result<(), _>>()?;
+    parallel(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
 
     let created = parallel(nets, |n| {
-        let driver = match opts.driver {
-            Driver::Macvlan => "macvlan",
-            Driver::Bridge => "bridge",
-        };
-        let mut a: Vec<String> = vec![
-            "network".into(),
-            "create".into(),
-            "--internal".into(),
-            format!("--driver={driver}"),
-        ];
-        if let Some((parent, _)) = &n.veth {
-            a.push(format!("--opt=parent={parent}"));
+        let mut a: Vec<String> = vec!["network".into(), "create".into(), format!("--driver={}", n.driver.name())];
+        if n.internal {
+            a.push("--internal".into());
+        }
+        for (k, v) in &n.opts {
+            a.push(format!("--opt={k}={v}"));
         }
         for (k, v) in &n.labels {
             a.push(format!("--label={k}={v}"));
@@ -438,22 +323,16 @@ fn create(
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     progress.step(format!("starting {} containers", containers.len()));
-    let (observer, nodes): (Vec<_>, Vec<_>) =
-        containers.iter().partition(|c| c.namespace_of.is_some());
-    let started = parallel(&nodes, |c| {
-        engine.run(&[vec!["run".to_string()], c.run_args()].concat())
-    });
+    let (observer, nodes): (Vec<_>, Vec<_>) = containers.iter().partition(|c| c.namespace_of.is_some());
+    let started = parallel(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
     for c in observer {
         engine.run(&[vec!["run".to_string()], c.run_args()].concat())?;
     }
     if opts.platform != opts.native_platform {
         progress.step("loading the gateways' firewalls from native helpers");
-        let gateways: Vec<&ContainerSpec> = nodes
-            .iter()
-            .copied()
-            .filter(|c| c.devices.contains(&"/dev/net/tun"))
-            .collect();
+        let gateways: Vec<&ContainerSpec> =
+            nodes.iter().copied().filter(|c| c.devices.contains(&"/dev/net/tun")).collect();
         let loaded = parallel(&gateways, |c| {
             engine.run(&[
                 "run",
@@ -478,27 +357,15 @@ fn create(
 
 // The pki helper writes into the user's state directory as the user.
 fn current_uid() -> u32 {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-        .unwrap_or(0)
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
 }
 fn current_gid() -> u32 {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
-        .unwrap_or(0)
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
 }
 
-fn wait_healthy(
-    engine: &Engine,
-    containers: &[ContainerSpec],
-    timeout_s: u64,
-) -> Result<(), TestbedError> {
+fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
-    let names: Vec<&str> = containers
-        .iter()
-        .filter(|c| c.namespace_of.is_none())
-        .map(|c| c.name.as_str())
-        .collect();
+    let names: Vec<&str> = containers.iter().filter(|c| c.namespace_of.is_none()).map(|c| c.name.as_str()).collect();
     loop {
         let mut args = vec![
             "inspect",
@@ -510,20 +377,13 @@ fn wait_healthy(
         let mut pending = Vec::new();
         for line in out.lines() {
             let f: Vec<&str> = line.trim_start_matches('/').split('|').collect();
-            let (name, status, health) = (
-                f[0],
-                f.get(1).copied().unwrap_or(""),
-                f.get(2).copied().unwrap_or(""),
-            );
+            let (name, status, health) = (f[0], f.get(1).copied().unwrap_or(""), f.get(2).copied().unwrap_or(""));
             if status != "running" {
                 let logs = engine
                     .output(&["logs", "--tail", "3", name])
                     .map(|r| crate::engine::last_lines(&format!("{}{}", r.stdout, r.stderr), 3))
                     .unwrap_or_default();
-                return Err(TestbedError::Unhealthy {
-                    node: name.into(),
-                    detail: format!("{status}: {logs}"),
-                });
+                return Err(TestbedError::Unhealthy { node: name.into(), detail: format!("{status}: {logs}") });
             }
             if health != "healthy" {
                 pending.push(name.to_string());
@@ -535,10 +395,7 @@ fn wait_healthy(
         if Instant::now() > deadline {
             return Err(TestbedError::Unhealthy {
                 node: pending.join(", "),
-                detail: format!(
-                    "still starting after {timeout_s} s; see `docker logs {}`",
-                    pending[0]
-                ),
+                detail: format!("still starting after {timeout_s} s; see `docker logs {}`", pending[0]),
             });
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -546,11 +403,7 @@ fn wait_healthy(
 }
 
 /// Removes every container, network, veth parent and state file of the testbed.
-pub fn down(
-    engine: &Engine,
-    name: &str,
-    progress: &Progress,
-) -> Result<(usize, usize), TestbedError> {
+pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
     let ids = list(engine, "container", name, "{{.ID}}")?;
     if !ids.is_empty() {
         progress.step(format!("removing {} containers", ids.len()));
@@ -567,9 +420,7 @@ pub fn down(
     }
     if has_veths(name) {
         progress.step("removing veth parents");
-        let image = crate::config::Config::discover(None)
-            .map(|c| c.reference("client"))
-            .unwrap_or_default();
+        let image = crate::config::Config::discover(None).map(|c| c.reference("client")).unwrap_or_default();
         engine.run(&[
             "run",
             "--rm",
@@ -584,8 +435,7 @@ pub fn down(
     }
     let dir = state::dir(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .map_err(|source| TestbedError::State { path: dir, source })?;
+        std::fs::remove_dir_all(&dir).map_err(|source| TestbedError::State { path: dir, source })?;
     }
     Ok((ids.len(), nets.len()))
 }
@@ -597,9 +447,7 @@ fn has_veths(testbed: &str) -> bool {
         return true;
     };
     let tag = format!("imgtool/{testbed}/");
-    entries.flatten().any(|e| {
-        std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag))
-    })
+    entries.flatten().any(|e| std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag)))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -611,30 +459,14 @@ pub struct Memory {
 /// Memory of the scenario's nodes (not the observer), summed from their
 /// cgroups on the host.
 pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedError> {
-    let names: Vec<String> = running
-        .scenario
-        .nodes
-        .iter()
-        .map(|n| running.opts.container(&n.name))
-        .collect();
-    let mut args = vec![
-        "inspect".to_string(),
-        "--format".into(),
-        "{{.State.Pid}}".into(),
-    ];
+    let names: Vec<String> = running.scenario.nodes.iter().map(|n| running.opts.container(&n.name)).collect();
+    let mut args = vec!["inspect".to_string(), "--format".into(), "{{.State.Pid}}".into()];
     args.extend(names);
     let out = engine.run(&args)?;
-    let mut mem = Memory {
-        current: 0,
-        peak: 0,
-    };
+    let mut mem = Memory { current: 0, peak: 0 };
     for pid in out.split_whitespace() {
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|source| {
-            TestbedError::State {
-                path: "/proc".into(),
-                source,
-            }
-        })?;
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map_err(|source| TestbedError::State { path: "/proc".into(), source })?;
         let (current, peak) = cgroup_memory(&cg);
         mem.current += current;
         mem.peak += peak;
@@ -645,14 +477,8 @@ pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedEr
 /// (current, peak) bytes of the cgroup described by a /proc/PID/cgroup text:
 /// cgroup v2 (`memory.current`, `memory.peak`) or the v1 memory controller.
 fn cgroup_memory(proc_cgroup: &str) -> (u64, u64) {
-    let read = |f: String| {
-        std::fs::read_to_string(f)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-    };
-    let v1 = proc_cgroup
-        .lines()
-        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
+    let read = |f: String| std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok());
+    let v1 = proc_cgroup.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
     if let Some(path) = v1 {
         let base = format!("/sys/fs/cgroup/memory{path}");
         return (
@@ -660,13 +486,7 @@ fn cgroup_memory(proc_cgroup: &str) -> (u64, u64) {
             read(format!("{base}/memory.max_usage_in_bytes")).unwrap_or(0),
         );
     }
-    let path = proc_cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap_or("/");
+    let path = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
     let base = format!("/sys/fs/cgroup{path}");
-    (
-        read(format!("{base}/memory.current")).unwrap_or(0),
-        read(format!("{base}/memory.peak")).unwrap_or(0),
-    )
+    (read(format!("{base}/memory.current")).unwrap_or(0), read(format!("{base}/memory.peak")).unwrap_or(0))
 }

@@ -20,42 +20,27 @@ pub fn status(engine: &Engine, tb: &Running) -> Result<String, TestbedError> {
         "{{.Label \"io.imgtool.node\"}}|{{.State}}|{{.Status}}",
     ])?;
     let state = |node: &str| {
-        rows.lines()
-            .find(|r| r.split('|').next() == Some(node))
-            .map(|r| {
-                let f: Vec<&str> = r.split('|').collect();
-                let health = if f[2].contains("(healthy)") {
-                    "healthy"
-                } else if f[2].contains("unhealthy") {
-                    "unhealthy"
-                } else if f[2].contains("starting") {
-                    "starting"
-                } else {
-                    ""
-                };
-                format!("{} {}", f[1], health)
-            })
+        rows.lines().find(|r| r.split('|').next() == Some(node)).map(|r| {
+            let f: Vec<&str> = r.split('|').collect();
+            let health = if f[2].contains("(healthy)") {
+                "healthy"
+            } else if f[2].contains("unhealthy") {
+                "unhealthy"
+            } else if f[2].contains("starting") {
+                "starting"
+            } else {
+                ""
+            };
+            format!("{} {}", f[1], health)
+        })
     };
     let s = &tb.scenario;
-    let mut out = format!(
-        "testbed {}: scenario {} on {}\n",
-        tb.opts.name, s.name, tb.opts.platform
-    );
+    let mut out = format!("testbed {}: scenario {} on {}\n", tb.opts.name, s.name, tb.opts.platform);
     for n in &s.nodes {
         let addrs: Vec<String> = n
             .links
             .iter()
-            .map(|l| {
-                format!(
-                    "{} {}",
-                    l.network,
-                    l.addrs
-                        .iter()
-                        .map(|a| a.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-            })
+            .map(|l| format!("{} {}", l.network, l.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")))
             .collect();
         let st = state(&n.name).unwrap_or_else(|| "missing".into());
         let _ = writeln!(
@@ -67,56 +52,27 @@ pub fn status(engine: &Engine, tb: &Running) -> Result<String, TestbedError> {
             addrs.join(", ")
         );
     }
-    let tunnels: Vec<String> = s
-        .tunnels
-        .iter()
-        .map(|t| format!("{} ({} <-> {})", t.name, t.initiator, t.responder))
-        .collect();
+    let tunnels: Vec<String> =
+        s.tunnels.iter().map(|t| format!("{} ({} <-> {})", t.name, t.initiator, t.responder)).collect();
     let _ = writeln!(out, "  tunnels: {}", tunnels.join(", "));
     Ok(out)
 }
 
 fn node_container(tb: &Running, node: &str) -> Result<String, TestbedError> {
     if tb.scenario.node(node).is_none() && node != OBSERVER {
-        let known = tb
-            .scenario
-            .nodes
-            .iter()
-            .map(|n| n.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(TestbedError::UnknownNode {
-            node: node.into(),
-            testbed: tb.opts.name.clone(),
-            known,
-        });
+        let known = tb.scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+        return Err(TestbedError::UnknownNode { node: node.into(), testbed: tb.opts.name.clone(), known });
     }
     Ok(tb.opts.container(node))
 }
 
 /// Runs `cmd` (a shell when empty) in a node, attached to this terminal.
-pub fn exec(
-    engine: &Engine,
-    tb: &Running,
-    node: &str,
-    cmd: &[String],
-) -> Result<i32, TestbedError> {
+pub fn exec(engine: &Engine, tb: &Running, node: &str, cmd: &[String]) -> Result<i32, TestbedError> {
     let container = node_container(tb, node)?;
-    let mut args = vec![
-        "exec".to_string(),
-        if std::io::stdin().is_terminal() {
-            "-it".into()
-        } else {
-            "-i".into()
-        },
-        container,
-    ];
+    let mut args =
+        vec!["exec".to_string(), if std::io::stdin().is_terminal() { "-it".into() } else { "-i".into() }, container];
     if cmd.is_empty() {
-        args.extend([
-            "sh".into(),
-            "-c".into(),
-            "command -v bash >/dev/null && exec bash || exec sh".into(),
-        ]);
+        args.extend(["sh".into(), "-c".into(), "command -v bash >/dev/null && exec bash || exec sh".into()]);
     } else {
         args.extend(cmd.iter().cloned());
     }
@@ -168,9 +124,5 @@ pub fn capture(
     }
     let code = engine.interactive(&args, Some(file))?;
     // timeout(1) exits 124 when it stopped tcpdump as asked.
-    Ok(if duration.is_some() && code == 124 {
-        0
-    } else {
-        code
-    })
+    Ok(if duration.is_some() && code == 124 { 0 } else { code })
 }

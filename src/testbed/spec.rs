@@ -67,9 +67,23 @@ impl Options {
 pub struct NetworkSpec {
     pub name: String,
     pub scenario_net: String,
+    pub driver: Driver,
     /// veth pair (parent, peer) made for a macvlan network.
     pub veth: Option<(String, String)>,
+    /// Driver options (`--opt`).
+    pub opts: Vec<(String, String)>,
+    /// Docker's `--internal`.
+    pub internal: bool,
     pub labels: Vec<(String, String)>,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Macvlan => "macvlan",
+            Driver::Bridge => "bridge",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -93,9 +107,7 @@ pub struct ContainerSpec {
 
 /// 32-bit FNV-1a: short stable names for host interfaces.
 fn fnv1a(text: &str) -> u32 {
-    text.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    text.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 pub fn networks(scenario: &Scenario, opts: &Options) -> Vec<NetworkSpec> {
@@ -104,15 +116,29 @@ pub fn networks(scenario: &Scenario, opts: &Options) -> Vec<NetworkSpec> {
         .iter()
         .map(|n| {
             let h = fnv1a(&format!("{}/{}", opts.name, n.name)) & 0x0fff_ffff;
+            let veth = (opts.driver == Driver::Macvlan).then(|| (format!("it{h:07x}a"), format!("it{h:07x}b")));
+            let (driver_opts, internal) = match &veth {
+                Some((parent, _)) => (vec![("parent".to_string(), parent.clone())], true),
+                // Docker's internal bridges drop routed traffic (addresses
+                // outside Docker's subnet) when br_netfilter is loaded; a
+                // bridge without a host address and without masquerading is
+                // just as closed to the outside and lets the testbed route.
+                None => (
+                    vec![
+                        ("com.docker.network.bridge.inhibit_ipv4".to_string(), "true".to_string()),
+                        ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
+                    ],
+                    false,
+                ),
+            };
             NetworkSpec {
                 name: opts.network(&n.name),
                 scenario_net: n.name.clone(),
-                veth: (opts.driver == Driver::Macvlan)
-                    .then(|| (format!("it{h:07x}a"), format!("it{h:07x}b"))),
-                labels: vec![
-                    (LABEL_TESTBED.into(), opts.name.clone()),
-                    (LABEL_NETWORK.into(), n.name.clone()),
-                ],
+                driver: opts.driver,
+                veth,
+                opts: driver_opts,
+                internal,
+                labels: vec![(LABEL_TESTBED.into(), opts.name.clone()), (LABEL_NETWORK.into(), n.name.clone())],
             }
         })
         .collect()
@@ -128,14 +154,8 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
             let mut sysctls = vec![
                 // IPv4 scenarios run without IPv6 so the router's links stay
                 // free of neighbour-discovery chatter; IPv6 ones need it on.
-                (
-                    "net.ipv6.conf.all.disable_ipv6".to_string(),
-                    if v6 { "0" } else { "1" }.to_string(),
-                ),
-                (
-                    "net.ipv6.conf.default.disable_ipv6".to_string(),
-                    if v6 { "0" } else { "1" }.to_string(),
-                ),
+                ("net.ipv6.conf.all.disable_ipv6".to_string(), if v6 { "0" } else { "1" }.to_string()),
+                ("net.ipv6.conf.default.disable_ipv6".to_string(), if v6 { "0" } else { "1" }.to_string()),
             ];
             if matches!(node.role, Role::Router | Role::Gateway) {
                 sysctls.push(("net.ipv4.ip_forward".into(), "1".into()));
@@ -151,12 +171,7 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
                 networks: node
                     .links
                     .iter()
-                    .map(|l| {
-                        (
-                            opts.network(&l.network),
-                            nodefiles::mac(scenario, &node.name, &l.network),
-                        )
-                    })
+                    .map(|l| (opts.network(&l.network), nodefiles::mac(scenario, &node.name, &l.network)))
                     .collect(),
                 cap_add: vec!["NET_ADMIN"],
                 sysctls,
@@ -172,9 +187,7 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
                         spec.env.push(("IMGTOOL_ROUTING".into(), "policy".into()));
                     }
                 }
-                Role::Server => {
-                    spec.command = vec!["--serve".into(), scenario.service.port.to_string()]
-                }
+                Role::Server => spec.command = vec!["--serve".into(), scenario.service.port.to_string()],
                 Role::Router | Role::Client => {}
             }
             spec
@@ -206,13 +219,8 @@ fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, Strin
 impl ContainerSpec {
     /// `docker run` arguments (after `run`), detached.
     pub fn run_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = vec![
-            "-d".into(),
-            "--name".into(),
-            self.name.clone(),
-            "--hostname".into(),
-            self.node.clone(),
-        ];
+        let mut a: Vec<String> =
+            vec!["-d".into(), "--name".into(), self.name.clone(), "--hostname".into(), self.node.clone()];
         if self.namespace_of.is_some() {
             a.truncate(3); // a shared namespace has no hostname of its own
         }

@@ -29,10 +29,7 @@ pub fn dir(testbed: &str) -> PathBuf {
 }
 
 fn private_dir(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
 }
 
 fn write_private(path: &Path, text: &str) -> io::Result<()> {
@@ -55,17 +52,11 @@ pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) 
         if nodefiles::is_gateway(node) {
             write_private(&nd.join("children"), &nodefiles::children(scenario, node))?;
             write_private(&nd.join("initiate"), &nodefiles::initiate(scenario, node))?;
-            write_private(
-                &nd.join("firewall.nft"),
-                &nodefiles::firewall(scenario, node),
-            )?;
+            write_private(&nd.join("firewall.nft"), &nodefiles::firewall(scenario, node))?;
             for sub in ["x509", "x509ca", "pkcs8"] {
                 private_dir(&nd.join("swanctl").join(sub))?;
             }
-            write_private(
-                &nd.join("swanctl/swanctl.conf"),
-                &nodefiles::swanctl_conf(scenario, node, auth),
-            )?;
+            write_private(&nd.join("swanctl/swanctl.conf"), &nodefiles::swanctl_conf(scenario, node, auth))?;
         }
     }
     Ok(())
@@ -114,10 +105,7 @@ mod tests {
         write(&dir, &s, "text", &Auth::Psk("00".into())).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
-        assert_eq!(
-            mode(&dir.join("nodes/gateway-a/swanctl/swanctl.conf")),
-            0o600
-        );
+        assert_eq!(mode(&dir.join("nodes/gateway-a/swanctl/swanctl.conf")), 0o600);
         assert!(dir.join("nodes/server-s1/net.conf").is_file());
         assert!(!dir.join("nodes/server-s1/firewall.nft").exists());
         assert!(dir.join("nodes/gateway-s/firewall.nft").is_file());

@@ -23,10 +23,7 @@ impl Run {
         }
     }
     pub fn describe(&self) -> String {
-        format!(
-            "$ {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-            self.cmd, self.code, self.stdout, self.stderr
-        )
+        format!("$ {}\nexit {}\n--- stdout\n{}--- stderr\n{}", self.cmd, self.code, self.stdout, self.stderr)
     }
     #[track_caller]
     pub fn success(self) -> Run {
@@ -35,12 +32,7 @@ impl Run {
     }
     #[track_caller]
     pub fn code(self, want: i32) -> Run {
-        assert_eq!(
-            self.code,
-            want,
-            "unexpected exit status:\n{}",
-            self.describe()
-        );
+        assert_eq!(self.code, want, "unexpected exit status:\n{}", self.describe());
         self
     }
 }
@@ -74,10 +66,7 @@ pub fn imgtool_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 pub fn sh(script: &str) -> Run {
-    let out = Command::new("sh")
-        .args(["-c", script])
-        .output()
-        .expect("run sh");
+    let out = Command::new("sh").args(["-c", script]).output().expect("run sh");
     Run::from(script.to_string(), out)
 }
 
