@@ -70,13 +70,18 @@ pub fn build_local(
     Ok(())
 }
 
-/// Whether `reference` is in the local store for `platform`. The image
-/// store reports one platform per reference: a multi-platform image answers
-/// with the native one, so a foreign platform is only trusted when it is the
-/// one reported.
+/// Whether `reference` is in the local store for `platform`. `image inspect`
+/// answers for the native platform only; a foreign platform is proven by
+/// creating (not starting) a container of it without pulling.
 fn present(engine: &Engine, reference: &str, platform: &str, native: &str) -> Result<bool, EngineError> {
-    let run = engine.output(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference])?;
-    Ok(run.ok() && (run.stdout.trim() == platform || (platform == native && run.stdout.trim() == native)))
+    if platform == native {
+        return Ok(engine.output(&["image", "inspect", "--format", "{{.Id}}", reference])?.ok());
+    }
+    let created = engine.output(&["create", "--pull=never", "--platform", platform, "--network=none", reference])?;
+    if created.ok() {
+        engine.output(&["rm", created.stdout.trim()])?;
+    }
+    Ok(created.ok())
 }
 
 /// Makes sure every image in `needs` ((image name, platform) pairs) is local:
@@ -90,9 +95,16 @@ pub fn ensure(
     progress: &Progress,
 ) -> Result<(), BuildError> {
     let mut to_build: Vec<(&str, String)> = Vec::new();
-    for (name, platform) in needs {
+    let here: Vec<bool> = if force_build {
+        vec![false; needs.len()]
+    } else {
+        crate::parallel::map(needs, |(name, platform)| present(engine, &config.reference(name), platform, native))
+            .into_iter()
+            .collect::<Result<_, _>>()?
+    };
+    for ((name, platform), here) in needs.iter().zip(here) {
         let reference = config.reference(name);
-        if !force_build && present(engine, &reference, platform, native)? {
+        if here {
             continue;
         }
         if !force_build {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod doctor;
 pub mod engine;
 pub mod nodefiles;
+pub mod parallel;
 pub mod progress;
 pub mod scenario;
 pub mod testbed;

@@ -179,7 +179,7 @@ fn interrupted_up_is_cleaned_by_down() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1200));
-    sh(&format!("kill -s INT -{}", child.id())).success();
+    sh(&format!("kill -INT -- -{}", child.id())).success();
     child.wait().unwrap();
     imgtool(&["down", "--name", "t-int"]).success();
     assert_eq!(host_snapshot(), before, "down after an interrupted up left something behind");

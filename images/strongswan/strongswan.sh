@@ -41,6 +41,11 @@ charon {
   load = $first random nonce openssl curve25519 x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici
   routing_table = $table
   install_virtual_ip = no
+  # A peer that is still starting drops the first IKE_SA_INIT: retransmit
+  # after 0.5 s rather than charon's default 4 s.
+  retransmit_timeout = 0.5
+  retransmit_base = 1.4
+  retransmit_tries = 8
   filelog {
     stderr { default = 1 ike = 1 knl = 0 time_format = %T }
   }

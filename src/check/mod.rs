@@ -44,23 +44,6 @@ pub fn all_passed(results: &[CheckResult]) -> bool {
     !results.is_empty() && results.iter().all(|r| r.passed)
 }
 
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let hs: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
-        hs.into_iter().map(|h| h.join().expect("check thread panicked")).collect()
-    })
-}
-
-/// 8 random bytes: sent by every client, to be looked for on the wire.
-fn secret_pattern() -> [u8; 8] {
-    let key = crate::testbed::state::random_psk().unwrap_or_default();
-    let mut p = [0u8; 8];
-    for (i, b) in p.iter_mut().enumerate() {
-        *b = u8::from_str_radix(key.get(2 * i..2 * i + 2).unwrap_or("5a"), 16).unwrap_or(0x5a);
-    }
-    p
-}
-
 pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
     let mut results = tunnels(engine, tb)?;
@@ -69,10 +52,12 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
     let observer = tb.opts.container(OBSERVER);
     engine.run(&[
         "exec", &observer, "sh", "-c",
-        "rm -f /tmp/cap.pcap /tmp/cap.err; tcpdump -i any -n -U --immediate-mode -w /tmp/cap.pcap 2>/tmp/cap.err & echo $! >/tmp/cap.pid; \
+        "rm -f /tmp/cap.pcap /tmp/cap.err; tcpdump -i any -n -U --immediate-mode -w /tmp/cap.pcap </dev/null >/dev/null 2>/tmp/cap.err & echo $! >/tmp/cap.pid; \
          i=0; until grep -q listening /tmp/cap.err; do i=$((i+1)); [ $i -lt 500 ] || exit 1; sleep 0.01; done",
     ])?;
-    let pattern = secret_pattern();
+    // Sent by every client (ping payload, HTTP id); must never be on the wire.
+    let pattern: [u8; 8] = crate::testbed::state::random_bytes()
+        .map_err(|source| TestbedError::State { path: "/dev/urandom".into(), source })?;
     let hex: String = pattern.iter().map(|b| format!("{b:02x}")).collect();
     let clients: Vec<_> = s.nodes_with(Role::Client).collect();
     let target = s.service_addr();
@@ -80,11 +65,11 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let reach = parallel(&clients, |c| {
+    let reach = crate::parallel::map(&clients, |c| {
         let id = format!("{hex}-{}", c.name);
         let script = format!(
-            "ping -c 2 -i 0.2 -W 2 -p {hex} {target} >/dev/null 2>&1 || {{ echo ping-failed; exit 1; }}; \
-             curl -sS --max-time 5 'http://{url_host}:{port}/ping?id={id}'",
+            "ping -c 2 -i 0.05 -W 2 -p {hex} {target} >/dev/null 2>&1 || {{ echo ping-failed; exit 1; }}; \
+             printf 'GET /ping?id={id} HTTP/1.0\\r\\nHost: {url_host}\\r\\n\\r\\n' | nc -w 5 {target} {port} | tail -n 1",
             port = s.service.port
         );
         let out = engine.output(&["exec", &tb.opts.container(&c.name), "sh", "-c", &script]);
@@ -124,8 +109,9 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
 fn tunnels(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
     let gateways: Vec<_> = s.nodes_with(Role::Gateway).collect();
-    let listed =
-        parallel(&gateways, |g| engine.run(&["exec", &tb.opts.container(&g.name), "swanctl", "--list-sas", "--raw"]));
+    let listed = crate::parallel::map(&gateways, |g| {
+        engine.run(&["exec", &tb.opts.container(&g.name), "swanctl", "--list-sas", "--raw"])
+    });
     let mut sas = std::collections::HashMap::new();
     for (g, out) in gateways.iter().zip(listed) {
         sas.insert(g.name.as_str(), swanctl::parse(&out?));
@@ -234,7 +220,7 @@ struct Probe {
 /// needs its own temporary route. Prints `<index> reached|blocked`.
 fn probe_script(probes: &[Probe]) -> String {
     let mut script = String::from(
-        "probe() { if ping -c 1 -W 0.5 \"$2\" >/dev/null 2>&1; then echo \"$1 reached\"; else echo \"$1 blocked\"; fi; }\n",
+        "probe() { if ping -c 1 -W 0.25 \"$2\" >/dev/null 2>&1; then echo \"$1 reached\"; else echo \"$1 blocked\"; fi; }\n",
     );
     let mut round_of = Vec::new();
     for (i, p) in probes.iter().enumerate() {
@@ -312,4 +298,59 @@ fn site_host(s: &Scenario, gw: &crate::scenario::Node) -> Option<(String, IpAddr
     s.nodes.iter().filter(|n| matches!(n.role, Role::Client | Role::Server)).find_map(|n| {
         n.links.iter().find(|l| site_nets.contains(&l.network.as_str())).map(|l| (n.name.clone(), l.addrs[0].addr()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(gw: &str, addr: &str, via: Option<&str>) -> Probe {
+        Probe {
+            gateway: gw.into(),
+            what: addr.into(),
+            addr: addr.parse().unwrap(),
+            via: via.map(|v| v.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn probes_of_one_address_go_in_separate_rounds() {
+        let probes = [
+            probe("gateway-a", "172.26.26.10", None),
+            probe("gateway-a", "10.1.0.10", Some("172.26.26.10")),
+            probe("gateway-b", "10.1.0.10", Some("172.27.27.10")),
+        ];
+        let script = probe_script(&probes);
+        let rounds: Vec<&str> = script.split("wait\n").collect();
+        assert_eq!(rounds.len(), 3, "{script}");
+        assert!(rounds[0].contains("probe 0 172.26.26.10 &") && rounds[0].contains("probe 1 10.1.0.10 &"), "{script}");
+        assert!(
+            rounds[1].contains("ip route replace 10.1.0.10/32 via 172.27.27.10") && rounds[1].contains("probe 2"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn capture_with_cleartext_or_pattern_fails() {
+        // A pcap with one IPv4 ICMP packet carrying the pattern, LINKTYPE_RAW.
+        let mut ip = vec![0x45, 0, 0, 36, 0, 0, 0, 0, 64, 1, 0, 0, 10, 1, 0, 10, 10, 3, 0, 10];
+        ip.extend([8, 0, 0, 0, 0, 0, 0, 0]);
+        ip.extend(*b"SECRET!!");
+        let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0];
+        pcap.extend([0u8; 8]);
+        pcap.extend((ip.len() as u32).to_le_bytes());
+        pcap.extend((ip.len() as u32).to_le_bytes());
+        pcap.extend(&ip);
+        let results = judge_capture(&pcap, b"SECRET!!", "5345435245542121");
+        assert!(results.iter().all(|r| !r.passed), "{results:?}");
+        let clean = judge_capture(&pcap, b"other...", "6f74686572");
+        assert!(!clean[0].passed && clean[1].passed, "{clean:?}");
+    }
+
+    #[test]
+    fn render_aligns_and_all_passed_needs_results() {
+        let r = [CheckResult::new("a", true, "x"), CheckResult::new("long name", false, "y")];
+        assert_eq!(render(&r), "PASS  a          x\nFAIL  long name  y\n");
+        assert!(!all_passed(&r) && !all_passed(&[]) && all_passed(&r[..1]));
+    }
 }

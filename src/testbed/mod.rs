@@ -3,6 +3,7 @@
 //! found again by label, so an interrupted `up` is cleaned by the next
 //! `up` or `down`.
 
+pub mod memory;
 pub mod ops;
 pub mod spec;
 pub mod state;
@@ -17,6 +18,7 @@ use crate::engine::{Engine, EngineError};
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
 use crate::scenario::{Scenario, ScenarioError};
+use memory::Memory;
 use spec::{ContainerSpec, Driver, Images, LABEL_TESTBED, Options};
 
 #[derive(Debug, thiserror::Error)]
@@ -178,9 +180,24 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         .map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
 
     progress.step("creating credentials and networks");
+    let mut sampler = None;
     let result = create(engine, &scenario, &opts, &nets, &containers, &auth, progress).and_then(|()| {
+        sampler = Some(memory::Sampler::start(memory::node_files(engine, &scenario, &opts)?));
         progress.step("waiting for every node to be healthy");
-        wait_healthy(engine, &containers, if platform == native { 60 } else { 240 })
+        // The observer joins the router's namespace while the nodes settle.
+        let observer = containers.iter().filter(|c| c.namespace_of.is_some());
+        let run_observer = || {
+            observer
+                .map(|c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (observed, healthy) = std::thread::scope(|s| {
+            let o = s.spawn(run_observer);
+            let h = wait_healthy(engine, &containers, if platform == native { 60 } else { 240 });
+            (o.join().expect("observer thread panicked"), h)
+        });
+        observed?;
+        healthy
     });
     if let Err(e) = result {
         if req.keep {
@@ -190,6 +207,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             ));
             return Err(e);
         }
+        sampler.map(memory::Sampler::stop);
         progress.note("bring-up failed: removing what was made");
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);
@@ -198,7 +216,11 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let running = Running { scenario, opts };
     let checks = check::run(engine, &running, progress)?;
     let seconds = started.elapsed().as_secs_f64();
-    let memory = memory_of(engine, &running).ok();
+    let memory = sampler.map(|s| {
+        let current =
+            memory::node_files(engine, &running.scenario, &running.opts).map(|f| memory::sum(&f)).unwrap_or(0);
+        Memory { current, peak: s.stop().max(current) }
+    });
     Ok(UpSummary {
         scenario: running.scenario.name.clone(),
         platform,
@@ -238,14 +260,6 @@ fn refuse_foreign_names(
         }
     }
     Ok(())
-}
-
-/// Runs `f` on every item at once (docker calls are mostly waiting).
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.iter().map(|i| s.spawn(|| f(i))).collect();
-        handles.into_iter().map(|h| h.join().expect("worker thread panicked")).collect()
-    })
 }
 
 fn create(
@@ -304,9 +318,9 @@ fn create(
             .collect(),
         );
     }
-    parallel(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
+    crate::parallel::map(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
 
-    let created = parallel(nets, |n| {
+    let created = crate::parallel::map(nets, |n| {
         let mut a: Vec<String> = vec!["network".into(), "create".into(), format!("--driver={}", n.driver.name())];
         if n.internal {
             a.push("--internal".into());
@@ -323,17 +337,14 @@ fn create(
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     progress.step(format!("starting {} containers", containers.len()));
-    let (observer, nodes): (Vec<_>, Vec<_>) = containers.iter().partition(|c| c.namespace_of.is_some());
-    let started = parallel(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
+    let nodes: Vec<&ContainerSpec> = containers.iter().filter(|c| c.namespace_of.is_none()).collect();
+    let started = crate::parallel::map(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
-    for c in observer {
-        engine.run(&[vec!["run".to_string()], c.run_args()].concat())?;
-    }
     if opts.platform != opts.native_platform {
         progress.step("loading the gateways' firewalls from native helpers");
         let gateways: Vec<&ContainerSpec> =
             nodes.iter().copied().filter(|c| c.devices.contains(&"/dev/net/tun")).collect();
-        let loaded = parallel(&gateways, |c| {
+        let loaded = crate::parallel::map(&gateways, |c| {
             engine.run(&[
                 "run",
                 "--rm",
@@ -448,45 +459,4 @@ fn has_veths(testbed: &str) -> bool {
     };
     let tag = format!("imgtool/{testbed}/");
     entries.flatten().any(|e| std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag)))
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Memory {
-    pub current: u64,
-    pub peak: u64,
-}
-
-/// Memory of the scenario's nodes (not the observer), summed from their
-/// cgroups on the host.
-pub fn memory_of(engine: &Engine, running: &Running) -> Result<Memory, TestbedError> {
-    let names: Vec<String> = running.scenario.nodes.iter().map(|n| running.opts.container(&n.name)).collect();
-    let mut args = vec!["inspect".to_string(), "--format".into(), "{{.State.Pid}}".into()];
-    args.extend(names);
-    let out = engine.run(&args)?;
-    let mut mem = Memory { current: 0, peak: 0 };
-    for pid in out.split_whitespace() {
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .map_err(|source| TestbedError::State { path: "/proc".into(), source })?;
-        let (current, peak) = cgroup_memory(&cg);
-        mem.current += current;
-        mem.peak += peak;
-    }
-    Ok(mem)
-}
-
-/// (current, peak) bytes of the cgroup described by a /proc/PID/cgroup text:
-/// cgroup v2 (`memory.current`, `memory.peak`) or the v1 memory controller.
-fn cgroup_memory(proc_cgroup: &str) -> (u64, u64) {
-    let read = |f: String| std::fs::read_to_string(f).ok().and_then(|s| s.trim().parse::<u64>().ok());
-    let v1 = proc_cgroup.lines().find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
-    if let Some(path) = v1 {
-        let base = format!("/sys/fs/cgroup/memory{path}");
-        return (
-            read(format!("{base}/memory.usage_in_bytes")).unwrap_or(0),
-            read(format!("{base}/memory.max_usage_in_bytes")).unwrap_or(0),
-        );
-    }
-    let path = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
-    let base = format!("/sys/fs/cgroup{path}");
-    (read(format!("{base}/memory.current")).unwrap_or(0), read(format!("{base}/memory.peak")).unwrap_or(0))
 }

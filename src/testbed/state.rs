@@ -62,12 +62,17 @@ pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) 
     Ok(())
 }
 
-/// A random pre-shared key: 32 bytes from the kernel, as hex.
-pub fn random_psk() -> io::Result<String> {
+/// `N` random bytes from the kernel.
+pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
     use std::io::Read;
-    let mut key = [0u8; 32];
-    fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    Ok(key.iter().map(|b| format!("{b:02x}")).collect())
+    let mut bytes = [0u8; N];
+    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A random pre-shared key: 32 bytes, as hex.
+pub fn random_psk() -> io::Result<String> {
+    Ok(random_bytes::<32>()?.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Shell script for strongSwan's `pki`, run in the gateway image with the

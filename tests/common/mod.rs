@@ -66,7 +66,7 @@ pub fn imgtool_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 pub fn sh(script: &str) -> Run {
-    let out = Command::new("sh").args(["-c", script]).output().expect("run sh");
+    let out = Command::new("bash").args(["-c", script]).output().expect("run bash");
     Run::from(script.to_string(), out)
 }
 
