@@ -73,7 +73,12 @@ impl Engine {
         if self.verbose {
             eprintln!("+ {}", self.command_line(args));
         }
-        duct::cmd(&self.docker, args)
+        // Its own process group: Ctrl-C reaches imgtool, which lets the
+        // command finish (see `interrupt`), not the command half-way.
+        duct::cmd(&self.docker, args).before_spawn(|cmd| {
+            std::os::unix::process::CommandExt::process_group(cmd, 0);
+            Ok(())
+        })
     }
 
     fn classify(&self, args: &[String], out: io::Result<Output>) -> Result<Run, EngineError> {
@@ -139,7 +144,11 @@ impl Engine {
         stdout_file: Option<&std::path::Path>,
     ) -> Result<i32, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let mut expr = self.expr(&args).unchecked();
+        if self.verbose {
+            eprintln!("+ {}", self.command_line(&args));
+        }
+        // Attached commands stay in the terminal's process group: Ctrl-C is theirs.
+        let mut expr = duct::cmd(&self.docker, &args).unchecked();
         if let Some(path) = stdout_file {
             expr = expr.stdout_path(path);
         }

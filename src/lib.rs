@@ -12,6 +12,7 @@ pub mod compose;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod interrupt;
 pub mod nodefiles;
 pub mod parallel;
 pub mod progress;

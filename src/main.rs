@@ -17,15 +17,17 @@ use imgtool::testbed::{self, UpRequest};
 
 const EXIT_ERROR: u8 = 1;
 const EXIT_CHECK_FAILED: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    imgtool::interrupt::install();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("imgtool: error: {}", chain.join(": "));
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(if imgtool::interrupt::interrupted() { EXIT_INTERRUPTED } else { EXIT_ERROR })
         }
     }
 }

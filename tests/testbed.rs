@@ -180,8 +180,12 @@ fn interrupted_up_is_cleaned_by_down() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1200));
     sh(&format!("kill -INT -- -{}", child.id())).success();
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    // up stops at the next step, removes what it made and says so.
+    assert_eq!(status.code(), Some(130), "interrupted up should exit 130");
+    let after_up = host_snapshot();
     imgtool(&["down", "--name", "t-int"]).success();
+    assert_eq!(after_up, before, "an interrupted up left something behind");
     assert_eq!(host_snapshot(), before, "down after an interrupted up left something behind");
 }
 

@@ -41,6 +41,8 @@ pub enum TestbedError {
     NotRunning(String),
     #[error("node {node} did not become healthy: {detail}")]
     Unhealthy { node: String, detail: String },
+    #[error("interrupted: removed what this up had made")]
+    Interrupted,
     #[error("no node {node} in testbed {testbed} (nodes: {known})")]
     UnknownNode { node: String, testbed: String, known: String },
 }
@@ -174,6 +176,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
     build::ensure(engine, config, &needs, &native, req.build, progress)?;
+    stop_if_interrupted()?;
 
     let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
     state::write(&opts.state, &scenario, &text, &auth)
@@ -212,6 +215,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);
     }
+    if let Err(e) = stop_if_interrupted() {
+        let _ = down(engine, &req.name, &Progress::hidden());
+        return Err(e);
+    }
     progress.step("checking tunnels, reachability, capture and firewall");
     let running = Running { scenario, opts };
     let checks = check::run(engine, &running, progress)?;
@@ -235,6 +242,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
 
 fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
     state::random_psk().map_err(|source| TestbedError::State { path: dir.into(), source })
+}
+
+fn stop_if_interrupted() -> Result<(), TestbedError> {
+    if crate::interrupt::interrupted() { Err(TestbedError::Interrupted) } else { Ok(()) }
 }
 
 fn refuse_foreign_names(
@@ -336,6 +347,7 @@ fn create(
     });
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
+    stop_if_interrupted()?;
     progress.step(format!("starting {} containers", containers.len()));
     let nodes: Vec<&ContainerSpec> = containers.iter().filter(|c| c.namespace_of.is_none()).collect();
     let started = crate::parallel::map(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
@@ -403,6 +415,7 @@ fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -
         if pending.is_empty() {
             return Ok(());
         }
+        stop_if_interrupted()?;
         if Instant::now() > deadline {
             return Err(TestbedError::Unhealthy {
                 node: pending.join(", "),
