@@ -1,11 +1,12 @@
 //! Command-line arguments (clap derive). Only maps flags to requests; the
-//! work happens in the library.
+//! work happens in the library. Public so that tests can check that the
+//! command lines in docs and workflows still parse.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use imgtool::testbed::spec::Driver;
+use crate::testbed::spec::Driver;
 
 #[derive(Parser, Debug)]
 #[command(name = "imgtool", version, about = "Builds, validates and runs the VPN teaching testbed's container images")]
@@ -29,7 +30,7 @@ pub struct Cli {
 #[derive(clap::Args, Debug)]
 pub struct NameArg {
     /// Testbed name: two testbeds with different names run side by side
-    #[arg(long, short, default_value = imgtool::DEFAULT_TESTBED, env = "IMGTOOL_TESTBED")]
+    #[arg(long, short, default_value = crate::DEFAULT_TESTBED, env = "IMGTOOL_TESTBED")]
     pub name: String,
 }
 
@@ -41,7 +42,7 @@ pub enum Command {
     )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
-        #[arg(default_value = imgtool::scenario::DEFAULT)]
+        #[arg(default_value = crate::scenario::DEFAULT)]
         scenario: String,
         #[command(flatten)]
         name: NameArg,
@@ -118,7 +119,7 @@ pub enum Command {
     )]
     Render {
         /// Scenario name or .toml file
-        #[arg(default_value = imgtool::scenario::DEFAULT)]
+        #[arg(default_value = crate::scenario::DEFAULT)]
         scenario: String,
         /// Output directory (compose.yaml and each node's files)
         #[arg(short, long, default_value = "testbed")]
@@ -129,7 +130,86 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "macvlan")]
         driver: Driver,
     },
+    /// Build the images for every platform, validate each platform with the
+    /// scenarios' checks, and (with --push) publish them as multi-arch indexes
+    #[command(
+        after_help = "Examples:\n  imgtool build --dry-run\n  imgtool build --platform linux/amd64\n  imgtool build --push --registry 127.0.0.1:5000/vpnlab --version 1.2.0\n  imgtool build --platform linux/arm64 --push-by-digest --digests-out arm64.json --registry docker.io/vpnlab"
+    )]
+    Build(BuildArgs),
+    /// Assemble and push multi-arch indexes from per-platform digest files
+    #[command(
+        after_help = "Example:\n  imgtool merge amd64.json arm64.json --push --registry docker.io/vpnlab --version 1.2.0"
+    )]
+    Merge {
+        /// Digest files written by `imgtool build --push-by-digest --digests-out`
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        publish: PublishArgs,
+        /// Push the indexes (without it, print them)
+        #[arg(long)]
+        push: bool,
+    },
+    /// Show an image index: its platforms, digests, sizes and labels
+    #[command(after_help = "Example:\n  imgtool inspect 127.0.0.1:5000/vpnlab/gateway:latest")]
+    Inspect {
+        /// Image reference, e.g. docker.io/vpnlab/router:1.2.0
+        reference: String,
+        /// CA certificate for a registry with a private CA
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that this machine can run and build the testbed
     #[command(after_help = "Example:\n  imgtool doctor")]
     Doctor,
+}
+
+/// Where and under which tags images are published.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Registry and namespace, e.g. docker.io/vpnlab or 127.0.0.1:5000/vpnlab (default: imgtool.toml)
+    #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
+    pub registry: Option<String>,
+    /// Release version X.Y.Z: tags X.Y.Z, X.Y, X and, unless a pre-release, latest
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<String>,
+    /// Extra tag (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// CA certificate for a registry with a private CA
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// Platform to build (repeatable; default: imgtool.toml's platforms)
+    #[arg(long = "platform", value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    /// Image to build (repeatable; default: all, plus what they are built from)
+    #[arg(long = "image", value_name = "NAME")]
+    pub images: Vec<String>,
+    /// Print the plan (images, platforms, tags, order, cache) and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Publish after validation: per-platform manifests by digest, then one index per image under every tag
+    #[arg(long)]
+    pub push: bool,
+    /// Push per-platform manifests by digest only (no index, no tag); for `imgtool merge`
+    #[arg(long, requires = "digests_out")]
+    pub push_by_digest: bool,
+    /// Where --push-by-digest writes the pushed digests
+    #[arg(long, value_name = "FILE")]
+    pub digests_out: Option<PathBuf>,
+    /// Scenario to validate with (repeatable; default: all built-in)
+    #[arg(long = "scenario", value_name = "SCENARIO")]
+    pub scenarios: Vec<String>,
+    /// Build cache: a local directory or registry reference (type=local/registry); default: the builder's own
+    #[arg(long, value_name = "DIR|REF")]
+    pub cache: Option<String>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
 }

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod check;
+pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod doctor;
@@ -16,6 +17,7 @@ pub mod interrupt;
 pub mod nodefiles;
 pub mod parallel;
 pub mod progress;
+pub mod publish;
 pub mod scenario;
 pub mod testbed;
 

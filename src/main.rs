@@ -1,15 +1,13 @@
 //! The imgtool binary: parses arguments, calls the library, and turns the
 //! outcome into one line and an exit code (documented in `--help`).
 
-mod cli;
-
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use cli::{Cli, Command};
 use imgtool::check;
+use imgtool::cli::{Cli, Command};
 use imgtool::config::Config;
 use imgtool::engine::Engine;
 use imgtool::progress::Progress;
@@ -111,6 +109,11 @@ fn run(cli: Cli) -> Result<u8> {
                 .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
             println!("wrote {}: run it with `docker compose -f {} up -d`", written.display(), written.display());
             Ok(0)
+        }
+        Command::Build(args) => imgtool::publish::build(&engine, &config()?, &args, cli.quiet),
+        Command::Merge { files, publish, push } => imgtool::publish::merge(&config()?, &files, &publish, push),
+        Command::Inspect { reference, ca_cert, json } => {
+            imgtool::publish::inspect(&reference, ca_cert.as_deref(), json)
         }
         Command::Doctor => {
             let config = config()?;
