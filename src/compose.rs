@@ -118,11 +118,7 @@ pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, ou
         platform: platform.clone(),
         native_platform: platform,
         driver,
-        images: Images {
-            router: config.reference("router"),
-            client: config.reference("client"),
-            gateway: config.reference("gateway"),
-        },
+        images: Images::from_config(config),
         state: abs.clone(),
     };
     let file = abs.join("compose.yaml");
@@ -142,7 +138,7 @@ mod tests {
             platform: "linux/amd64".into(),
             native_platform: "linux/amd64".into(),
             driver: Driver::Macvlan,
-            images: Images { router: "r".into(), client: "c".into(), gateway: "g".into() },
+            images: Images::same_for_all("r".into(), "c".into(), "g".into()),
             state: "/s".into(),
         };
         let y = render(&s, &opts);

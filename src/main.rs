@@ -41,7 +41,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Up { scenario, name, platform, build, psk, driver, keep } => {
             let progress = Progress::new(cli.quiet);
-            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep };
+            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep, images: None };
             let summary = testbed::up(&engine, &config()?, &req, &progress)?;
             progress.finish();
             if summary.already_up {

@@ -58,6 +58,8 @@ pub struct UpRequest {
     pub driver: Driver,
     /// Leave a testbed that failed to come up in place, for inspection.
     pub keep: bool,
+    /// Exactly these images (e.g. just built, by digest) instead of imgtool.toml's.
+    pub images: Option<Images>,
 }
 
 #[derive(Debug)]
@@ -79,11 +81,7 @@ pub struct Running {
 }
 
 fn images(config: &Config) -> Images {
-    Images {
-        router: config.reference("router"),
-        client: config.reference("client"),
-        gateway: config.reference("gateway"),
-    }
+    Images::from_config(config)
 }
 
 fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
@@ -130,7 +128,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         platform: platform.clone(),
         native_platform: native.clone(),
         driver: req.driver,
-        images: images(config),
+        images: req.images.clone().unwrap_or_else(|| images(config)),
         state: state::dir(&req.name),
     };
     let nets = spec::networks(&scenario, &opts);
@@ -175,7 +173,9 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         // Native helpers: the observer (client) and firewall loaders (gateway).
         needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
-    build::ensure(engine, config, &needs, &native, req.build, progress)?;
+    if req.images.is_none() {
+        build::ensure(engine, config, &needs, &native, req.build, progress)?;
+    }
     stop_if_interrupted()?;
 
     let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
@@ -242,6 +242,18 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
 
 fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
     state::random_psk().map_err(|source| TestbedError::State { path: dir.into(), source })
+}
+
+/// What qemu-user cannot do inside an emulated gateway, done natively in its
+/// namespace: load the firewall and, for host-to-host tunnels, the policy
+/// routing rule charon asks for; then mark the firewall as loaded.
+fn emulated_gateway_script(gateway: &ContainerSpec) -> String {
+    let mut s = String::from("set -e\nnft -f /etc/imgtool/firewall.nft\n");
+    if gateway.env.iter().any(|(k, v)| k == "IMGTOOL_ROUTING" && v == "policy") {
+        s += "ip rule add not fwmark 0x42 table 220 pref 220 2>/dev/null || true\n";
+        s += "ip -6 rule add not fwmark 0x42 table 220 pref 220 2>/dev/null || true\n";
+    }
+    s + "ip link set dev lo alias imgtool-firewall\n"
 }
 
 fn stop_if_interrupted() -> Result<(), TestbedError> {
@@ -320,7 +332,7 @@ fn create(
                 &opts.native_platform,
                 "--entrypoint",
                 "sh",
-                &opts.images.client,
+                &opts.images.native_client,
                 "-c",
                 &spec::veth_script(nets, &opts.name),
             ]
@@ -368,9 +380,9 @@ fn create(
                 &format!("{}:/etc/imgtool:ro", opts.node_dir(&c.node).display()),
                 "--entrypoint",
                 "sh",
-                &opts.images.gateway,
+                &opts.images.native_gateway,
                 "-c",
-                "nft -f /etc/imgtool/firewall.nft && ip link set dev lo alias imgtool-firewall",
+                &emulated_gateway_script(c),
             ])
         });
         loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -428,7 +440,13 @@ fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -
 
 /// Removes every container, network, veth parent and state file of the testbed.
 pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
-    let ids = list(engine, "container", name, "{{.ID}}")?;
+    let rows = list(engine, "container", name, "{{.ID}}|{{.Label \"io.imgtool.node\"}}|{{.Image}}")?;
+    let ids: Vec<String> = rows.iter().filter_map(|r| r.split('|').next()).map(String::from).collect();
+    // The observer runs a native image with `ip`: the veth remover uses it.
+    let helper = rows.iter().find_map(|r| {
+        let f: Vec<&str> = r.split('|').collect();
+        (f.get(1) == Some(&spec::OBSERVER)).then(|| f.get(2).unwrap_or(&"").to_string())
+    });
     if !ids.is_empty() {
         progress.step(format!("removing {} containers", ids.len()));
         let mut a = vec!["rm".to_string(), "--force".into(), "--volumes".into()];
@@ -444,7 +462,9 @@ pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, 
     }
     if has_veths(name) {
         progress.step("removing veth parents");
-        let image = crate::config::Config::discover(None).map(|c| c.reference("client")).unwrap_or_default();
+        let image = helper
+            .or_else(|| crate::config::Config::discover(None).ok().map(|c| c.reference("client")))
+            .unwrap_or_default();
         engine.run(&[
             "run",
             "--rm",

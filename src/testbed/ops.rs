@@ -102,13 +102,13 @@ pub fn capture(
     match duration {
         Some(secs) => args.extend([
             "timeout".into(),
-            tb.opts.images.client.clone(),
+            tb.opts.images.native_client.clone(),
             "-s".into(),
             "INT".into(),
             secs.to_string(),
             "tcpdump".into(),
         ]),
-        None => args.extend(["tcpdump".into(), tb.opts.images.client.clone()]),
+        None => args.extend(["tcpdump".into(), tb.opts.images.native_client.clone()]),
     }
     args.extend([
         "-i".into(),

@@ -28,9 +28,23 @@ pub struct Images {
     pub router: String,
     pub client: String,
     pub gateway: String,
+    /// Native-platform helpers: the observer and veth maker (client image)
+    /// and the firewall loader of emulated gateways (gateway image).
+    pub native_client: String,
+    pub native_gateway: String,
 }
 
 impl Images {
+    /// imgtool.toml's references (multi-platform tags).
+    pub fn from_config(config: &crate::config::Config) -> Images {
+        Images::same_for_all(config.reference("router"), config.reference("client"), config.reference("gateway"))
+    }
+
+    /// One reference per image, for every platform (a multi-platform tag).
+    pub fn same_for_all(router: String, client: String, gateway: String) -> Images {
+        Images { router, native_client: client.clone(), client, native_gateway: gateway.clone(), gateway }
+    }
+
     pub fn for_role(&self, role: Role) -> &str {
         match role.image() {
             "router" => &self.router,
@@ -197,7 +211,7 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
     specs.push(ContainerSpec {
         name: opts.container(OBSERVER),
         node: OBSERVER.into(),
-        image: opts.images.client.clone(),
+        image: opts.images.native_client.clone(),
         platform: opts.native_platform.clone(),
         namespace_of: Some(opts.container(&scenario.router().name)),
         cap_add: vec!["NET_ADMIN", "NET_RAW"],
