@@ -100,9 +100,17 @@ impl Engine {
     /// Runs docker and returns what it said, whatever its exit status.
     /// stdout and stderr are drained together, so a chatty child cannot block.
     pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Run, EngineError> {
+        self.output_env(args, &[])
+    }
+
+    /// [`Engine::output`] with extra environment variables (e.g. SOURCE_DATE_EPOCH).
+    pub fn output_env<S: AsRef<str>>(&self, args: &[S], env: &[(&str, &str)]) -> Result<Run, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
-        self.classify(&args, out)
+        let mut expr = self.expr(&args).stdout_capture().stderr_capture().unchecked();
+        for (k, v) in env {
+            expr = expr.env(k, v);
+        }
+        self.classify(&args, expr.run())
     }
 
     /// Runs docker; a non-zero exit is an error carrying the stderr tail.

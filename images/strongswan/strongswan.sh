@@ -23,13 +23,21 @@ charon_config() {
   fi
   echo "$backend" >"$IMGTOOL_RUN/esp-backend"
   log "ESP backend: $backend"
-  # Host-to-host tunnels carry the peer's own address: charon's IKE and ESP
-  # packets are marked so they bypass the tunnel route in table 220 (native
-  # platforms only: qemu-user cannot set policy rules).
+  # Host-to-host tunnels carry the peer's own address: charon routes it into
+  # the tunnel in table 220, and charon's own IKE and ESP-in-UDP packets
+  # (UDP, protocol 17, from port 500 or 4500) bypass that table by rules on their ports.
+  # Marks would do too, but qemu-user (emulated platforms) cannot set SO_MARK
+  # nor policy rules; there imgtool adds the same rules from a native helper.
   if [ "${IMGTOOL_ROUTING:-main}" = policy ]; then
-    table=220 fwmark='!0x42' sockmark=0x42 peer_ts=yes
+    table=220 peer_ts=yes
+    for family in -4 -6; do
+      for port in 500 4500; do
+        ip "$family" rule add pref 210 ipproto 17 sport "$port" lookup main 2>/dev/null ||
+          log "cannot add routing rules here (emulated platform?): imgtool adds them from outside"
+      done
+    done
   else
-    table=254 fwmark='' sockmark='' peer_ts=no
+    table=254 peer_ts=no
   fi
   # Only the plugins the testbed uses: faster start, less memory, and the
   # ESP backend chosen above (listed first so it takes precedence).
@@ -52,8 +60,6 @@ charon {
   syslog { daemon { default = -1 } }
   plugins {
     kernel-libipsec { allow_peer_ts = $peer_ts }
-    kernel-netlink { fwmark = $fwmark }
-    socket-default { fwmark = $sockmark }
   }
 }
 CONF

@@ -245,13 +245,17 @@ fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
 }
 
 /// What qemu-user cannot do inside an emulated gateway, done natively in its
-/// namespace: load the firewall and, for host-to-host tunnels, the policy
-/// routing rule charon asks for; then mark the firewall as loaded.
+/// namespace: load the firewall and, for host-to-host tunnels, the routing
+/// rules (see images/strongswan/strongswan.sh); then mark the firewall loaded.
 fn emulated_gateway_script(gateway: &ContainerSpec) -> String {
     let mut s = String::from("set -e\nnft -f /etc/imgtool/firewall.nft\n");
     if gateway.env.iter().any(|(k, v)| k == "IMGTOOL_ROUTING" && v == "policy") {
-        s += "ip rule add not fwmark 0x42 table 220 pref 220 2>/dev/null || true\n";
-        s += "ip -6 rule add not fwmark 0x42 table 220 pref 220 2>/dev/null || true\n";
+        for family in ["-4", "-6"] {
+            for port in [500, 4500] {
+                s += &format!("ip {family} rule add pref 210 ipproto 17 sport {port} lookup main\n");
+            }
+            s += &format!("ip {family} rule add pref 220 lookup 220\n");
+        }
     }
     s + "ip link set dev lo alias imgtool-firewall\n"
 }
