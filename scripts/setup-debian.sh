@@ -59,6 +59,7 @@ fi
 need_cmd docker-registry || apt_install docker-registry
 need_cmd mmdebstrap && need_cmd arch-test || apt_install mmdebstrap arch-test
 need_cmd curl || apt_install curl
+need_cmd openssl || apt_install openssl
 
 # --- binfmt for arm64 -------------------------------------------------------
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
