@@ -61,6 +61,12 @@ pub enum Command {
         /// Leave a testbed that failed to come up in place, for inspection
         #[arg(long)]
         keep: bool,
+        /// Pull the images from this registry and namespace instead of imgtool.toml's, e.g. 127.0.0.1:5000/vpnlab
+        #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
+        registry: Option<String>,
+        /// Image tag to run (default: imgtool.toml's, "latest")
+        #[arg(long)]
+        tag: Option<String>,
     },
     /// Verify a running testbed: tunnels, reachability, capture, firewall
     #[command(after_help = "Example:\n  imgtool check --name v6")]
@@ -210,6 +216,12 @@ pub struct BuildArgs {
     /// Build cache: a local directory or registry reference (type=local/registry); default: the builder's own
     #[arg(long, value_name = "DIR|REF")]
     pub cache: Option<String>,
+    /// Build every step again, ignoring the cache (as for a reproducibility check)
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Skip validation (local builds only: refused with --push or --push-by-digest)
+    #[arg(long, conflicts_with_all = ["push", "push_by_digest"])]
+    pub no_validate: bool,
     #[command(flatten)]
     pub publish: PublishArgs,
 }

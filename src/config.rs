@@ -43,6 +43,10 @@ pub struct Image {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub platforms: Vec<String>,
+    /// `org.opencontainers.image.source` of every image.
+    pub source: String,
+    /// `org.opencontainers.image.licenses` of every image.
+    pub licenses: String,
     pub registry: Registry,
     pub images: Vec<Image>,
     /// Directory of the config file; `None` for the built-in copy.
@@ -98,6 +102,21 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// This config with another `HOST/NAMESPACE` and tag (from the command line).
+    pub fn with_registry(mut self, registry: Option<&str>, tag: Option<&str>) -> Result<Config, ConfigError> {
+        if let Some(r) = registry {
+            let (host, namespace) = r.split_once('/').filter(|(h, n)| !h.is_empty() && !n.is_empty()).ok_or_else(|| {
+                ConfigError::Invalid { path: "--registry".into(), line: 1, message: format!("'{r}': expected HOST/NAMESPACE, e.g. 127.0.0.1:5000/vpnlab") }
+            })?;
+            self.registry.host = host.into();
+            self.registry.namespace = namespace.trim_end_matches('/').into();
+        }
+        if let Some(t) = tag {
+            self.registry.tag = t.into();
+        }
+        Ok(self)
     }
 
     pub fn image(&self, name: &str) -> Option<&Image> {

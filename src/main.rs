@@ -39,10 +39,11 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver, keep } => {
+        Command::Up { scenario, name, platform, build, psk, driver, keep, registry, tag } => {
             let progress = Progress::new(cli.quiet);
             let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep, images: None };
-            let summary = testbed::up(&engine, &config()?, &req, &progress)?;
+            let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
+            let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();
             if summary.already_up {
                 println!(

@@ -112,3 +112,60 @@ pub fn native_platform() -> String {
     let r = sh("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'");
     r.stdout.trim().to_string()
 }
+
+/// A distribution registry (Debian's `docker-registry`) on a free loopback
+/// port with its own storage, stopped when dropped.
+pub struct LocalRegistry {
+    pub addr: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    pub fn start() -> LocalRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: {addr}}}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start docker-registry ({e}): run scripts/setup-debian.sh or apt-get install docker-registry"));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return LocalRegistry { addr, child, _dir: dir };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("docker-registry did not listen on {addr}");
+    }
+
+    /// Tags of a repository (`vpnlab/router`), empty when it has none.
+    pub fn tags(&self, repository: &str) -> Vec<String> {
+        let r = sh(&format!("curl -fsS http://{}/v2/{repository}/tags/list", self.addr));
+        if r.code != 0 {
+            return Vec::new();
+        }
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+        v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default()
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
