@@ -208,3 +208,15 @@ fn rendered_compose_project_runs_with_docker_compose_alone() {
     ping.success();
     assert_eq!(http.success().stdout.trim(), "pong compose server-s1");
 }
+
+#[test]
+fn missing_images_with_no_way_to_get_them_is_one_clear_line() {
+    let _g = docker_lock();
+    // Outside the checkout (no images/ to build from), with a tag nobody has.
+    let dir = tempfile::tempdir().unwrap();
+    let before = host_snapshot();
+    let r = imgtool_in(dir.path(), &["up", "--name", "t-none", "--tag", "no-such-tag"], &[]).code(1);
+    assert!(r.stderr.contains("is missing for") && r.stderr.contains("no images/ source tree"), "{}", r.describe());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    assert_eq!(host_snapshot(), before, "a failed up left something behind");
+}

@@ -41,7 +41,7 @@ impl Run {
 pub fn state_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("imgtool-tests-{}", std::process::id()));
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("state-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     })
@@ -52,10 +52,15 @@ pub fn imgtool(args: &[&str]) -> Run {
 }
 
 pub fn imgtool_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    imgtool_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args, env)
+}
+
+/// imgtool run from `dir` (outside the checkout it has no images/ to build from).
+pub fn imgtool_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let bin = env!("CARGO_BIN_EXE_imgtool");
     let mut cmd = Command::new(bin);
     cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .env("IMGTOOL_STATE_DIR", state_dir())
         .env_remove("IMGTOOL_TESTBED");
     for (k, v) in env {
