@@ -18,6 +18,7 @@ pub mod nodefiles;
 pub mod parallel;
 pub mod progress;
 pub mod publish;
+pub mod registry;
 pub mod scenario;
 pub mod testbed;
 
