@@ -107,9 +107,14 @@ impl Config {
     /// This config with another `HOST/NAMESPACE` and tag (from the command line).
     pub fn with_registry(mut self, registry: Option<&str>, tag: Option<&str>) -> Result<Config, ConfigError> {
         if let Some(r) = registry {
-            let (host, namespace) = r.split_once('/').filter(|(h, n)| !h.is_empty() && !n.is_empty()).ok_or_else(|| {
-                ConfigError::Invalid { path: "--registry".into(), line: 1, message: format!("'{r}': expected HOST/NAMESPACE, e.g. 127.0.0.1:5000/vpnlab") }
-            })?;
+            let (host, namespace) =
+                r.split_once('/').filter(|(h, n)| !h.is_empty() && !n.is_empty()).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        path: "--registry".into(),
+                        line: 1,
+                        message: format!("'{r}': expected HOST/NAMESPACE, e.g. 127.0.0.1:5000/vpnlab"),
+                    }
+                })?;
             self.registry.host = host.into();
             self.registry.namespace = namespace.trim_end_matches('/').into();
         }

@@ -179,4 +179,3 @@ pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeou
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-

@@ -59,10 +59,7 @@ pub fn imgtool_env(args: &[&str], env: &[(&str, &str)]) -> Run {
 pub fn imgtool_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let bin = env!("CARGO_BIN_EXE_imgtool");
     let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .current_dir(dir)
-        .env("IMGTOOL_STATE_DIR", state_dir())
-        .env_remove("IMGTOOL_TESTBED");
+    cmd.args(args).current_dir(dir).env("IMGTOOL_STATE_DIR", state_dir()).env_remove("IMGTOOL_TESTBED");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -145,7 +142,11 @@ impl LocalRegistry {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start docker-registry ({e}): run scripts/setup-debian.sh or apt-get install docker-registry"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start docker-registry ({e}): run scripts/setup-debian.sh or apt-get install docker-registry"
+                )
+            });
         for _ in 0..100 {
             if std::net::TcpStream::connect(&addr).is_ok() {
                 return LocalRegistry { addr, child, _dir: dir };
@@ -164,7 +165,10 @@ impl LocalRegistry {
             return Vec::new();
         }
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
-        v["tags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect()).unwrap_or_default()
+        v["tags"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .unwrap_or_default()
     }
 }
 

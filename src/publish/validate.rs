@@ -1,0 +1,77 @@
+//! The validation gate: every scenario's checks, on every platform, with
+//! exactly the images just built (addressed by digest). One failure stops
+//! the build before anything is tagged or pushed, and says where.
+
+use anyhow::{Result, bail};
+
+use super::{Built, Plan};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::progress::Progress;
+use crate::testbed::spec::{Driver, Images};
+use crate::testbed::{self, UpRequest};
+
+const TESTBED: &str = "imgtool-validate";
+
+/// The reference of `image` built for `platform`.
+fn local<'a>(built: &'a [Built], image: &str, platform: &str) -> Option<&'a str> {
+    built.iter().find(|b| b.image == image && b.platform == platform).map(|b| b.local.as_str())
+}
+
+pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progress: &Progress) -> Result<()> {
+    let native = engine.native_platform()?;
+    for platform in &plan.platforms {
+        let pick = |image: &str| local(built, image, platform).map(String::from);
+        let (Some(router), Some(client), Some(gateway)) = (pick("router"), pick("client"), pick("gateway")) else {
+            progress.note(format!("{platform}: router, client and gateway were not all built: no validation"));
+            bail!("validating {platform} needs the router, client and gateway images: build them all (drop --image)");
+        };
+        // Helpers run natively: the native build if there is one, else imgtool.toml's images.
+        let helper = |image: &str| {
+            local(built, image, &native).map(String::from).map_or_else(
+                || {
+                    crate::build::ensure(engine, config, &[(image, native.clone())], &native, false, progress)
+                        .map(|()| config.reference(image))
+                },
+                Ok,
+            )
+        };
+        let images =
+            Images { router, client, gateway, native_client: helper("client")?, native_gateway: helper("gateway")? };
+        for scenario in &plan.scenarios {
+            progress.step(format!("validating {platform}: {scenario}"));
+            let req = UpRequest {
+                scenario: scenario.clone(),
+                name: TESTBED.into(),
+                platform: Some(platform.clone()),
+                build: false,
+                psk: false,
+                driver: Driver::Macvlan,
+                keep: false,
+                images: Some(images.clone()),
+            };
+            let outcome = testbed::up(engine, config, &req, progress);
+            let _ = testbed::down(engine, TESTBED, &Progress::hidden());
+            let summary = match outcome {
+                Ok(s) => s,
+                Err(e) => {
+                    bail!("validation failed on {platform}, scenario {scenario}: {e}; nothing was tagged or pushed")
+                }
+            };
+            let failed: Vec<String> =
+                summary.checks.iter().filter(|c| !c.passed).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+            if !failed.is_empty() || summary.checks.is_empty() {
+                bail!(
+                    "validation failed on {platform}, scenario {scenario}: {}; nothing was tagged or pushed",
+                    if failed.is_empty() { "no check ran".into() } else { failed.join("; ") }
+                );
+            }
+            progress.note(format!(
+                "validated {platform} {scenario}: {} checks passed in {:.1} s",
+                summary.checks.len(),
+                summary.seconds
+            ));
+        }
+    }
+    Ok(())
+}

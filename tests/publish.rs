@@ -1,0 +1,127 @@
+//! `imgtool build` end to end: the plan, bad input, reproducible digests,
+//! the validation gate, and publishing multi-arch indexes to a real registry
+//! that `docker pull` and `imgtool up` then use.
+
+mod common;
+use common::*;
+
+#[test]
+fn dry_run_prints_order_platforms_and_tags() {
+    let r = imgtool(&["build", "--dry-run", "--registry", "127.0.0.1:5999/vpnlab", "--version", "1.2.3"]).success();
+    assert!(r.stdout.contains("order      router -> client -> strongswan -> gateway"), "{}", r.stdout);
+    assert!(r.stdout.contains("platforms  linux/amd64, linux/arm64"), "{}", r.stdout);
+    assert!(r.stdout.contains("127.0.0.1:5999/vpnlab/gateway:1.2.3,1.2,1,latest,sha-"), "{}", r.stdout);
+    let one = imgtool(&["build", "--dry-run", "--image", "gateway", "--platform", "linux/arm64"]).success();
+    assert!(one.stdout.contains("order      strongswan -> gateway"), "{}", one.stdout);
+}
+
+#[test]
+fn bad_build_input_is_one_clear_line() {
+    for (args, want) in [
+        (vec!["--platform", "linux/s390x"], "unknown platform 'linux/s390x'"),
+        (vec!["--image", "webserver"], "unknown image 'webserver'"),
+        (vec!["--tag", "no spaces"], "'no spaces' is not a valid tag"),
+        (vec!["--version", "1.2"], "expected X.Y.Z"),
+        (vec!["--registry", "justahost"], "expected HOST/NAMESPACE"),
+        (vec!["--push", "--no-validate"], "cannot be used with"),
+    ] {
+        let mut a = vec!["build", "--dry-run"];
+        a.extend(args);
+        let r = imgtool(&a);
+        assert!(r.code != 0 && r.stderr.contains(want), "wanted '{want}':\n{}", r.describe());
+    }
+}
+
+/// The router's digest from `imgtool build --image router --no-validate` output.
+fn router_digest(r: &Run) -> String {
+    r.stdout
+        .lines()
+        .find(|l| l.starts_with("router linux/amd64 sha256:"))
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no digest:\n{}", r.describe()))
+}
+
+#[test]
+fn two_builds_of_one_commit_give_the_same_digest() {
+    let _g = docker_lock();
+    let args = ["build", "--image", "router", "--platform", "linux/amd64", "--no-validate", "--no-cache", "-q"];
+    let first = router_digest(&imgtool(&args).success());
+    let second = router_digest(&imgtool(&args).success());
+    assert_eq!(first, second, "a no-cache rebuild of the same commit changed the router's digest");
+}
+
+#[test]
+fn failing_validation_publishes_nothing() {
+    let _g = docker_lock();
+    let registry = LocalRegistry::start();
+    // A scenario whose clients have no route: the reach checks must fail.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("no-routes.toml");
+    let text = include_str!("../manifests/site-to-site.toml").replace("routes = { default = \"10.1.0.1\" }\n", "");
+    std::fs::write(&broken, text).unwrap();
+    let target = format!("{}/vpnlab", registry.addr);
+    let r = imgtool(&[
+        "build",
+        "--platform",
+        &native_platform(),
+        "--scenario",
+        broken.to_str().unwrap(),
+        "--push",
+        "--registry",
+        &target,
+        "-q",
+    ]);
+    let r = r.code(1);
+    assert!(r.stderr.contains("validation failed on") && r.stderr.contains("reach client-a1"), "{}", r.describe());
+    assert!(r.stderr.contains("nothing was tagged or pushed"), "{}", r.describe());
+    for image in ["router", "client", "strongswan", "gateway"] {
+        assert_eq!(registry.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} was published");
+    }
+}
+
+#[test]
+fn build_push_publishes_validated_multi_arch_indexes() {
+    let _g = docker_lock();
+    let registry = LocalRegistry::start();
+    let target = format!("{}/vpnlab", registry.addr);
+    let r =
+        imgtool(&["build", "--push", "--registry", &target, "--version", "1.0.0", "--scenario", "site-to-site", "-q"])
+            .success();
+    assert!(r.stdout.contains("validated") || r.stdout.contains("@sha256:"), "{}", r.describe());
+    for image in ["router", "client", "strongswan", "gateway"] {
+        let mut tags = registry.tags(&format!("vpnlab/{image}"));
+        tags.sort();
+        assert_eq!(tags.len(), 5, "{image}: {tags:?}");
+        assert!(tags.contains(&"1.0.0".to_string()) && tags.contains(&"latest".to_string()), "{image}: {tags:?}");
+        let inspected = sh(&format!("docker buildx imagetools inspect {target}/{image}:1.0.0")).success();
+        assert!(
+            inspected.stdout.contains("linux/amd64") && inspected.stdout.contains("linux/arm64"),
+            "{}",
+            inspected.stdout
+        );
+        assert!(!inspected.stdout.contains("unknown/unknown"), "{}", inspected.stdout);
+    }
+    let ours = imgtool(&["inspect", &format!("{target}/gateway:1.0.0")]).success();
+    assert!(
+        ours.stdout.contains("linux/arm64") && ours.stdout.contains("org.opencontainers.image.revision"),
+        "{}",
+        ours.stdout
+    );
+    // Each platform pulls and runs as itself.
+    for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        let u = sh(&format!(
+            "docker run --rm --pull always --platform {platform} --entrypoint uname {target}/client:1.0.0 -m"
+        ))
+        .success();
+        assert_eq!(u.stdout.trim(), machine);
+    }
+    // An unchanged set re-sends manifests only.
+    let again =
+        imgtool(&["build", "--push", "--registry", &target, "--version", "1.0.0", "--scenario", "site-to-site", "-q"])
+            .success();
+    assert!(again.stdout.contains(" 0 blobs uploaded"), "{}", again.describe());
+    // And the testbed runs from the published images.
+    let up = imgtool(&["up", "--name", "t-pub", "--registry", &target, "--tag", "1.0.0"]);
+    imgtool(&["down", "--name", "t-pub"]).success();
+    assert!(!up.success().stdout.contains("FAIL"));
+}
