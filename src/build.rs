@@ -71,11 +71,13 @@ pub fn build_local(
 }
 
 /// Whether `reference` is in the local store for `platform`. `image inspect`
-/// answers for the native platform only; a foreign platform is proven by
-/// creating (not starting) a container of it without pulling.
+/// reports the native variant when there is one (else the only one there
+/// is); a foreign platform is proven by creating, not starting, a container
+/// of it without pulling.
 fn present(engine: &Engine, reference: &str, platform: &str, native: &str) -> Result<bool, EngineError> {
     if platform == native {
-        return Ok(engine.output(&["image", "inspect", "--format", "{{.Id}}", reference])?.ok());
+        let run = engine.output(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference])?;
+        return Ok(run.ok() && run.stdout.trim() == native);
     }
     let created = engine.output(&["create", "--pull=never", "--platform", platform, "--network=none", reference])?;
     if created.ok() {
@@ -127,10 +129,13 @@ pub fn ensure(
     if to_build.is_empty() {
         return Ok(());
     }
-    let mut platforms: Vec<String> = to_build.iter().map(|(_, p)| p.clone()).collect();
+    // Every platform the testbed needs, not only the missing ones: `--load`
+    // replaces the tag, so an arm64-only build would drop the native variant.
+    let mut platforms: Vec<String> = needs.iter().map(|(_, p)| p.clone()).collect();
     platforms.sort();
     platforms.dedup();
     let mut names: Vec<&str> = to_build.iter().map(|(n, _)| *n).collect();
+    names.sort();
     names.dedup();
     build_local(engine, config, &names, &platforms, progress)
 }
