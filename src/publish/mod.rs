@@ -26,8 +26,12 @@ pub struct Built {
     pub image: String,
     pub platform: String,
     pub layout: PathBuf,
-    /// `imgtool.local/<image>@sha256:...`, loaded in the local store.
+    /// `imgtool.local/<image>@sha256:...`, loaded in the local store: what
+    /// validation runs.
     pub local: String,
+    /// `imgtool.local/<image>:<commit>-<arch>`: what a dependent build's FROM
+    /// names (BuildKit resolves a digest reference remotely, a tag locally).
+    pub tag: String,
     pub digest: String,
 }
 
@@ -106,7 +110,7 @@ fn build_one(
         args.push(format!("--label={k}={v}"));
     }
     if let (Some(base), Some(from_name)) = (from, spec.from.as_deref()) {
-        args.push(format!("--build-arg={}={}", crate::build::from_arg(from_name), base.local));
+        args.push(format!("--build-arg={}={}", crate::build::from_arg(from_name), base.tag));
     }
     if let Some(cache) = &plan.cache {
         args.extend(cache.buildx_args());
@@ -132,6 +136,7 @@ fn build_one(
         platform: platform.into(),
         layout,
         local: format!("imgtool.local/{image}@{digest}"),
+        tag: name,
         digest,
     })
 }
