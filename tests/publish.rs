@@ -125,3 +125,23 @@ fn build_push_publishes_validated_multi_arch_indexes() {
     imgtool(&["down", "--name", "t-pub"]).success();
     assert!(!up.success().stdout.contains("FAIL"));
 }
+
+#[test]
+fn build_cache_goes_to_a_local_directory() {
+    let _g = docker_lock();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("buildx");
+    let args = [
+        "build",
+        "--image",
+        "router",
+        "--platform",
+        "linux/amd64",
+        "--no-validate",
+        "-q",
+        "--cache",
+        dir.to_str().unwrap(),
+    ];
+    imgtool(&args).success();
+    assert!(dir.join("index.json").is_file(), "no cache written to {}", dir.display());
+}

@@ -215,8 +215,24 @@ fn missing_images_with_no_way_to_get_them_is_one_clear_line() {
     // Outside the checkout (no images/ to build from), with a tag nobody has.
     let dir = tempfile::tempdir().unwrap();
     let before = host_snapshot();
-    let r = imgtool_in(dir.path(), &["up", "--name", "t-none", "--tag", "no-such-tag"], &[]).code(1);
+    let r = imgtool_in(dir.path(), &["up", "-q", "--name", "t-none", "--tag", "no-such-tag"], &[]).code(1);
     assert!(r.stderr.contains("is missing for") && r.stderr.contains("no images/ source tree"), "{}", r.describe());
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
     assert_eq!(host_snapshot(), before, "a failed up left something behind");
+}
+
+#[test]
+fn doctor_reports_this_machine() {
+    let _g = docker_lock();
+    let r = imgtool(&["doctor"]).success();
+    for line in ["docker daemon", "buildx", "compose", "kernel ESP", "macvlan"] {
+        assert!(
+            r.stdout.lines().any(|l| l.contains(line) && !l.starts_with("FAIL")),
+            "no good '{line}' line:\n{}",
+            r.stdout
+        );
+    }
+    // Without a daemon it fails, saying how to start one.
+    let down = imgtool_env(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]).code(1);
+    assert!(down.stdout.contains("FAIL") && down.stdout.contains("setup-debian.sh"), "{}", down.describe());
 }

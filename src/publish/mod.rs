@@ -215,8 +215,8 @@ pub fn build(engine: &Engine, config: &Config, args: &BuildArgs, quiet: bool) ->
     progress.finish();
     let s = client.stats();
     println!(
-        "pushed {} manifests: {} blobs uploaded ({} bytes), {} already there",
-        s.manifests_pushed, s.blobs_uploaded, s.blob_bytes_uploaded, s.blobs_skipped
+        "pushed {} manifests: {} blobs uploaded ({} bytes), {} already there; {} registry requests",
+        s.manifests_pushed, s.blobs_uploaded, s.blob_bytes_uploaded, s.blobs_skipped, s.requests
     );
     Ok(0)
 }
