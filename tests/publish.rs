@@ -145,3 +145,37 @@ fn build_cache_goes_to_a_local_directory() {
     imgtool(&args).success();
     assert!(dir.join("index.json").is_file(), "no cache written to {}", dir.display());
 }
+
+#[test]
+fn dockerfile_error_names_the_line_and_publishes_nothing() {
+    let _g = docker_lock();
+    // A copy of the project whose router Dockerfile has a failing step.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    sh(&format!("cp -r {0}/imgtool.toml {0}/images {1}/", env!("CARGO_MANIFEST_DIR"), root.display())).success();
+    let dockerfile = root.join("images/router/Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    std::fs::write(&dockerfile, text.replacen("RUN apt-get update", "RUN false && apt-get update", 1)).unwrap();
+    let registry = LocalRegistry::start();
+    let target = format!("{}/vpnlab", registry.addr);
+    let config = root.join("imgtool.toml");
+    let args = [
+        "build",
+        "--config",
+        config.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "--push",
+        "--registry",
+        &target,
+        "-q",
+    ];
+    let r = imgtool(&args).code(1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    assert!(
+        r.stderr.contains("building router for linux/amd64 failed: Dockerfile:") && r.stderr.contains("RUN false"),
+        "{}",
+        r.describe()
+    );
+    assert!(registry.tags("vpnlab/router").is_empty());
+}

@@ -94,7 +94,7 @@ fn build_one(
     let context =
         config.context(spec).with_context(|| format!("no Dockerfile for {image} under {}", spec.context.display()))?;
     let common = config.common_context().context("no images/common directory")?;
-    let tar = work.join(format!("{image}-{}.tar", arch(platform)));
+    let layout = work.join(format!("{image}-{}", arch(platform)));
     let name = format!("imgtool.local/{image}:{}-{}", plan.short(), arch(platform));
     let mut args: Vec<String> = vec![
         "buildx".into(),
@@ -104,7 +104,7 @@ fn build_one(
         "--provenance=false".into(),
         "--sbom=false".into(),
         format!("--build-context=common={}", common.display()),
-        format!("--output=type=oci,dest={},name={name},rewrite-timestamp=true", tar.display()),
+        format!("--output=type=oci,tar=false,dest={},name={name},rewrite-timestamp=true", layout.display()),
     ];
     for (k, v) in metadata(config, plan, image) {
         args.push(format!("--label={k}={v}"));
@@ -124,21 +124,21 @@ fn build_one(
     if !run.ok() {
         bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
     }
-    let layout = work.join(format!("{image}-{}", arch(platform)));
-    std::fs::create_dir_all(&layout)?;
-    tar::Archive::new(std::fs::File::open(&tar)?)
-        .unpack(&layout)
-        .with_context(|| format!("unpacking {}", tar.display()))?;
-    engine.run(&["load", "--quiet", "--input", &tar.display().to_string()])?;
     let digest = layout_digest(&layout)?;
-    Ok(Built {
-        image: image.into(),
-        platform: platform.into(),
-        layout,
-        local: format!("imgtool.local/{image}@{digest}"),
-        tag: name,
-        digest,
-    })
+    // A no-op rebuild gives a digest the local store already has.
+    let by_digest = format!("imgtool.local/{image}@{digest}");
+    let loaded = engine.output(&["image", "inspect", "--format", "{{.Id}}", &by_digest])?.ok();
+    if !loaded {
+        let tar = work.join(format!("{image}-{}.tar", arch(platform)));
+        let mut archive = tar::Builder::new(std::fs::File::create(&tar)?);
+        archive.append_path_with_name(layout.join("oci-layout"), "oci-layout")?;
+        archive.append_path_with_name(layout.join("index.json"), "index.json")?;
+        archive.append_dir_all("blobs", layout.join("blobs"))?;
+        archive.into_inner()?;
+        engine.run(&["load", "--quiet", "--input", &tar.display().to_string()])?;
+    }
+    engine.run(&["tag", &by_digest, &name])?;
+    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
 }
 
 /// The digest of the one image manifest an OCI layout's index.json lists.
@@ -173,16 +173,23 @@ pub fn build(engine: &Engine, config: &Config, args: &BuildArgs, quiet: bool) ->
     }
     let progress = Progress::new(quiet);
     let work = tempfile::Builder::new().prefix("imgtool-build-").tempdir()?;
-    let mut built: Vec<Built> = Vec::new();
-    for platform in &plan.platforms {
+    // Platforms build side by side (each in dependency order): the exports
+    // are mostly I/O, and a no-op rebuild is mostly exports.
+    let per_platform = crate::parallel::map(&plan.platforms, |platform| -> Result<Vec<Built>> {
+        let mut built: Vec<Built> = Vec::new();
         for image in &plan.images {
             progress.step(format!("building {image} for {platform}"));
             let from = config.image(image).and_then(|i| i.from.as_deref());
-            let base = from.and_then(|f| built.iter().find(|b| b.image == f && &b.platform == platform));
+            let base = from.and_then(|f| built.iter().find(|b| b.image == f));
             let b = build_one(engine, config, &plan, image, platform, work.path(), base)?;
             progress.note(format!("built {image} {platform} {}", b.digest));
             built.push(b);
         }
+        Ok(built)
+    });
+    let mut built: Vec<Built> = Vec::new();
+    for b in per_platform {
+        built.extend(b?);
     }
     if args.no_validate {
         progress.note("not validated (--no-validate): these images cannot be pushed");
