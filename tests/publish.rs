@@ -179,3 +179,34 @@ fn dockerfile_error_names_the_line_and_publishes_nothing() {
     );
     assert!(registry.tags("vpnlab/router").is_empty());
 }
+
+/// The release pipeline's path: one `--push-by-digest` per platform (as on
+/// native runners), then `merge --push` assembles and tags the indexes.
+#[test]
+fn push_by_digest_then_merge_publishes_the_indexes() {
+    let _g = docker_lock();
+    let registry = LocalRegistry::start();
+    let target = format!("{}/vpnlab", registry.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let file = dir.path().join(format!("digests-{}.json", platform.rsplit('/').next().unwrap()));
+        let args = ["build", "--platform", platform, "--push-by-digest", "--digests-out", file.to_str().unwrap()];
+        let rest = ["--registry", &target, "--version", "2.0.0", "--scenario", "site-to-site", "-q"];
+        imgtool(&[&args[..], &rest[..]].concat()).success();
+        files.push(file);
+    }
+    assert!(registry.tags("vpnlab/router").is_empty(), "pushing by digest must not tag");
+    let mut merge = vec!["merge"];
+    merge.extend(files.iter().map(|f| f.to_str().unwrap()));
+    merge.extend(["--push", "--registry", &target, "--version", "2.0.0"]);
+    imgtool(&merge).success();
+    for image in ["router", "client", "strongswan", "gateway"] {
+        let tags = registry.tags(&format!("vpnlab/{image}"));
+        for want in ["2.0.0", "2.0", "2", "latest"] {
+            assert!(tags.iter().any(|t| t == want), "{image} lacks {want}: {tags:?}");
+        }
+    }
+    let shown = imgtool(&["inspect", &format!("{target}/strongswan:2")]).success();
+    assert!(shown.stdout.contains("linux/amd64") && shown.stdout.contains("linux/arm64"), "{}", shown.stdout);
+}
