@@ -97,7 +97,7 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
 
 /// Writes `output/compose.yaml` and every node's files under `output/nodes/`.
 pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, output: &Path) -> Result<PathBuf> {
-    let scenario = Scenario::load(scenario_arg)?;
+    let (scenario, text) = Scenario::load_with_text(scenario_arg)?;
     if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
         bail!(
             "{} exists and is not an imgtool render output: choose an empty or new directory with -o",
@@ -106,10 +106,6 @@ pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, ou
     }
     std::fs::create_dir_all(output)?;
     let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
-    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == scenario_arg) {
-        Some((_, t)) => t.to_string(),
-        None => std::fs::read_to_string(scenario_arg)?,
-    };
     let auth = Auth::Psk(state::random_psk()?);
     state::write(&abs, &scenario, &text, &auth)?;
     let platform = format!("linux/{}", if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" });

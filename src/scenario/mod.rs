@@ -146,14 +146,20 @@ pub struct Scenario {
 impl Scenario {
     /// A built-in scenario by name, or a scenario file by path.
     pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with_text(name_or_path).map(|(scenario, _)| scenario)
+    }
+
+    /// [`Scenario::load`], and the text it was read from (a testbed keeps it,
+    /// so later commands run exactly what `up` started).
+    pub fn load_with_text(name_or_path: &str) -> Result<(Scenario, String), ScenarioError> {
         if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-            return Scenario::parse(text, &format!("manifests/{name_or_path}.toml"));
+            return Ok((Scenario::parse(text, &format!("manifests/{name_or_path}.toml"))?, text.to_string()));
         }
         let path = Path::new(name_or_path);
         if name_or_path.ends_with(".toml") || path.exists() {
             let text =
                 std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.into(), source })?;
-            return Scenario::parse(&text, name_or_path);
+            return Ok((Scenario::parse(&text, name_or_path)?, text));
         }
         Err(ScenarioError::Unknown {
             name: name_or_path.into(),

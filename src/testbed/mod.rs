@@ -116,12 +116,7 @@ pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, Tes
 
 pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
-    let scenario = Scenario::load(&req.scenario)?;
-    let text = match crate::scenario::BUILTIN.iter().find(|(n, _)| *n == req.scenario) {
-        Some((_, t)) => t.to_string(),
-        None => std::fs::read_to_string(&req.scenario)
-            .map_err(|source| TestbedError::State { path: req.scenario.clone().into(), source })?,
-    };
+    let (scenario, text) = Scenario::load_with_text(&req.scenario)?;
     let native = engine.native_platform()?;
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
     let opts = Options {
