@@ -113,6 +113,41 @@ impl Engine {
         self.classify(&args, expr.run())
     }
 
+    /// Runs docker with stdout and stderr merged, handing each line to
+    /// `on_line` as it comes (for progress); returns everything it said (in
+    /// `stderr`) and its exit status.
+    pub fn output_streaming<S: AsRef<str>>(
+        &self,
+        args: &[S],
+        env: &[(&str, &str)],
+        mut on_line: impl FnMut(&str),
+    ) -> Result<Run, EngineError> {
+        use std::io::BufRead;
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let mut expr = self.expr(&args).stderr_to_stdout().unchecked();
+        for (k, v) in env {
+            expr = expr.env(k, v);
+        }
+        let spawn_error = |source: io::Error| match source.kind() {
+            io::ErrorKind::NotFound => EngineError::NotInstalled,
+            _ => EngineError::Spawn { cmd: self.command_line(&args), source },
+        };
+        let reader = expr.reader().map_err(spawn_error)?;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(&reader).lines() {
+            let line = line.map_err(spawn_error)?;
+            on_line(&line);
+            all.push_str(&line);
+            all.push('\n');
+        }
+        let code = reader.try_wait().map_err(spawn_error)?.and_then(|o| o.status.code()).unwrap_or(-1);
+        let run = Run { code, stdout: String::new(), stderr: all };
+        if run.stderr.contains("Cannot connect to the Docker daemon") {
+            return Err(EngineError::DaemonDown);
+        }
+        Ok(run)
+    }
+
     /// Runs docker; a non-zero exit is an error carrying the stderr tail.
     pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();

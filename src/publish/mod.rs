@@ -80,16 +80,26 @@ fn chrono_free_rfc3339(epoch: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
+/// One image for one platform, in a build.
+struct Job<'a> {
+    plan: &'a Plan,
+    image: &'a str,
+    platform: &'a str,
+    work: &'a Path,
+    from: Option<&'a Built>,
+}
+
+/// A buildx plain-progress line that starts a Dockerfile step, e.g.
+/// `#7 [2/4] RUN apt-get update`, as `[2/4] RUN apt-get update`.
+fn buildx_step(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix('#')?;
+    let (_, step) = rest.split_once(' ')?;
+    (step.starts_with('[') && !step.starts_with("[internal]") && !step.contains("] CACHED")).then_some(step)
+}
+
 /// Builds one image for one platform into an OCI layout and loads it.
-fn build_one(
-    engine: &Engine,
-    config: &Config,
-    plan: &Plan,
-    image: &str,
-    platform: &str,
-    work: &Path,
-    from: Option<&Built>,
-) -> Result<Built> {
+fn build_one(engine: &Engine, config: &Config, job: Job, progress: &Progress) -> Result<Built> {
+    let Job { plan, image, platform, work, from } = job;
     let spec = config.image(image).context("image vanished from imgtool.toml")?;
     let context =
         config.context(spec).with_context(|| format!("no Dockerfile for {image} under {}", spec.context.display()))?;
@@ -120,7 +130,12 @@ fn build_one(
     }
     args.push(context.display().to_string());
     let epoch = plan.epoch.to_string();
-    let run = engine.output_env(&args, &[("SOURCE_DATE_EPOCH", &epoch)])?;
+    let task = progress.task(format!("{image} {platform}"));
+    let run = engine.output_streaming(&args, &[("SOURCE_DATE_EPOCH", &epoch)], |line| {
+        if let Some(step) = buildx_step(line) {
+            task.step(step);
+        }
+    })?;
     if !run.ok() {
         bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
     }
@@ -138,6 +153,7 @@ fn build_one(
         engine.run(&["load", "--quiet", "--input", &tar.display().to_string()])?;
     }
     engine.run(&["tag", &by_digest, &name])?;
+    task.finish(&format!("built {digest}"));
     Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
 }
 
@@ -178,11 +194,10 @@ pub fn build(engine: &Engine, config: &Config, args: &BuildArgs, quiet: bool) ->
     let per_platform = crate::parallel::map(&plan.platforms, |platform| -> Result<Vec<Built>> {
         let mut built: Vec<Built> = Vec::new();
         for image in &plan.images {
-            progress.step(format!("building {image} for {platform}"));
             let from = config.image(image).and_then(|i| i.from.as_deref());
             let base = from.and_then(|f| built.iter().find(|b| b.image == f));
-            let b = build_one(engine, config, &plan, image, platform, work.path(), base)?;
-            progress.note(format!("built {image} {platform} {}", b.digest));
+            let job = Job { plan: &plan, image, platform, work: work.path(), from: base };
+            let b = build_one(engine, config, job, &progress)?;
             built.push(b);
         }
         Ok(built)
@@ -340,5 +355,19 @@ mod tests {
         let f = build_failure(log);
         assert!(f.starts_with("Dockerfile:3 | 3 | >>> RUN false"), "{f}");
         assert!(f.contains("failed to solve"), "{f}");
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::buildx_step;
+
+    #[test]
+    fn buildx_steps_are_dockerfile_steps_only() {
+        assert_eq!(buildx_step("#7 [2/4] RUN apt-get update"), Some("[2/4] RUN apt-get update"));
+        assert_eq!(buildx_step("#1 [internal] load build definition from Dockerfile"), None);
+        assert_eq!(buildx_step("#7 0.512 Get:1 http://deb.debian.org bookworm InRelease"), None);
+        assert_eq!(buildx_step("#5 [2/4] RUN apt-get update] CACHED"), None);
+        assert_eq!(buildx_step("plain text"), None);
     }
 }
