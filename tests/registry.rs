@@ -311,3 +311,27 @@ fn token_auth_as_on_docker_hub() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_registry_stopped_mid_push_fails_cleanly_and_a_rerun_sends_only_what_is_missing() {
+    let server = RegistryServer::start();
+    let proxy = FailingProxy::dying(&server.addr, 1);
+    let work = tempfile::tempdir().unwrap();
+    let layouts = two_layouts(work.path());
+
+    let client = plain();
+    let err = message(client.push_layout(&layouts[0], &format!("{}/vpnlab/router", proxy.addr)).unwrap_err());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&proxy.addr), "the error names the registry: {err}");
+    assert_eq!(client.stats().blobs_uploaded, 1);
+    assert!(server.tags("vpnlab/router").is_empty());
+
+    let rerun = plain();
+    let repo = format!("{}/vpnlab/router", server.addr);
+    let pushed = push_all(&rerun, &layouts, &repo);
+    let s = rerun.stats();
+    assert_eq!((s.blobs_uploaded, s.blobs_skipped), (4, 2), "the blob that got through is not sent again: {s:?}");
+    let (bytes, digest) = Registry::index_for(&pushed, &annotations("1")).unwrap();
+    rerun.push_index(&repo, &bytes, &["1".into()]).unwrap();
+    rerun.verify(&repo, "1", &digest, &pushed).unwrap();
+}

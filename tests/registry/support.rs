@@ -230,7 +230,9 @@ pub fn write_layout(root: &Path, platform: &str, labels: &[(&str, &str)], files:
 }
 
 /// A proxy to `upstream` that lets `pass` blob-upload starts through, then
-/// answers 503 to every later one.
+/// answers 503 to every later one (or, made with [`FailingProxy::dying`],
+/// drops that connection unanswered and stops listening, as a registry
+/// that is stopped mid-push).
 pub struct FailingProxy {
     pub addr: String,
     stop: Arc<AtomicBool>,
@@ -238,6 +240,14 @@ pub struct FailingProxy {
 
 impl FailingProxy {
     pub fn start(upstream: &str, pass: usize) -> FailingProxy {
+        FailingProxy::with(upstream, pass, false)
+    }
+
+    pub fn dying(upstream: &str, pass: usize) -> FailingProxy {
+        FailingProxy::with(upstream, pass, true)
+    }
+
+    fn with(upstream: &str, pass: usize, die: bool) -> FailingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
@@ -247,9 +257,9 @@ impl FailingProxy {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
-                let (upstream, uploads) = (upstream.clone(), uploads.clone());
+                let (upstream, uploads, stop3) = (upstream.clone(), uploads.clone(), stop2.clone());
                 if let Ok(conn) = conn {
-                    std::thread::spawn(move || proxy_one(conn, &upstream, &uploads, pass));
+                    std::thread::spawn(move || proxy_one(conn, &upstream, &uploads, pass, die.then_some(&*stop3)));
                 }
             }
         });
@@ -264,7 +274,7 @@ impl Drop for FailingProxy {
     }
 }
 
-fn proxy_one(mut client: TcpStream, upstream: &str, uploads: &AtomicUsize, pass: usize) {
+fn proxy_one(mut client: TcpStream, upstream: &str, uploads: &AtomicUsize, pass: usize, die: Option<&AtomicBool>) {
     let mut buf = Vec::new();
     let mut piece = [0u8; 4096];
     let head_end = loop {
@@ -280,6 +290,12 @@ fn proxy_one(mut client: TcpStream, upstream: &str, uploads: &AtomicUsize, pass:
     let first = head.lines().next().unwrap_or_default().to_string();
     if first.starts_with("POST ") && first.contains("/blobs/uploads/") && uploads.fetch_add(1, Ordering::SeqCst) >= pass
     {
+        if let Some(stop) = die {
+            // The registry goes away: no answer, and no more connections.
+            stop.store(true, Ordering::SeqCst);
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         let body = "service unavailable\n";
         let _ = write!(
             client,
