@@ -3,7 +3,10 @@
 //! that `docker pull` and `imgtool up` then use.
 
 mod common;
+#[path = "registry/support.rs"]
+mod support;
 use common::*;
+use support::RegistryServer;
 
 #[test]
 fn dry_run_prints_order_platforms_and_tags() {
@@ -53,7 +56,7 @@ fn two_builds_of_one_commit_give_the_same_digest() {
 #[test]
 fn failing_validation_publishes_nothing() {
     let _g = docker_lock();
-    let registry = LocalRegistry::start();
+    let registry = RegistryServer::start();
     // A scenario whose clients have no route: the reach checks must fail.
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("no-routes.toml");
@@ -82,7 +85,7 @@ fn failing_validation_publishes_nothing() {
 #[test]
 fn build_push_publishes_validated_multi_arch_indexes() {
     let _g = docker_lock();
-    let registry = LocalRegistry::start();
+    let registry = RegistryServer::start();
     let target = format!("{}/vpnlab", registry.addr);
     let r =
         imgtool(&["build", "--push", "--registry", &target, "--version", "1.0.0", "--scenario", "site-to-site", "-q"])
@@ -156,7 +159,7 @@ fn dockerfile_error_names_the_line_and_publishes_nothing() {
     let dockerfile = root.join("images/router/Dockerfile");
     let text = std::fs::read_to_string(&dockerfile).unwrap();
     std::fs::write(&dockerfile, text.replacen("RUN apt-get update", "RUN false && apt-get update", 1)).unwrap();
-    let registry = LocalRegistry::start();
+    let registry = RegistryServer::start();
     let target = format!("{}/vpnlab", registry.addr);
     let config = root.join("imgtool.toml");
     let args = [
@@ -185,7 +188,7 @@ fn dockerfile_error_names_the_line_and_publishes_nothing() {
 #[test]
 fn push_by_digest_then_merge_publishes_the_indexes() {
     let _g = docker_lock();
-    let registry = LocalRegistry::start();
+    let registry = RegistryServer::start();
     let target = format!("{}/vpnlab", registry.addr);
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();

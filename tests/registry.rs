@@ -42,6 +42,20 @@ fn message(err: RegistryError) -> String {
     msg
 }
 
+/// After a push that failed once one blob got through: pushing again
+/// straight to the registry sends only the other four, and the index then
+/// goes up and verifies.
+fn rerun_sends_only_what_is_missing(server: &RegistryServer, layouts: &[PathBuf]) {
+    let rerun = plain();
+    let repo = format!("{}/vpnlab/router", server.addr);
+    let pushed = push_all(&rerun, layouts, &repo);
+    let s = rerun.stats();
+    assert_eq!((s.blobs_uploaded, s.blobs_skipped), (4, 2), "the blob that got through is not sent again: {s:?}");
+    let (bytes, digest) = Registry::index_for(&pushed, &annotations("1")).unwrap();
+    rerun.push_index(&repo, &bytes, &["1".into()]).unwrap();
+    rerun.verify(&repo, "1", &digest, &pushed).unwrap();
+}
+
 #[test]
 fn push_two_platforms_then_index_verify_and_inspect() {
     let server = RegistryServer::start();
@@ -266,14 +280,7 @@ fn a_registry_answering_503_fails_cleanly_and_a_second_push_sends_only_what_is_m
     assert_eq!(flaky.stats().blobs_uploaded, 1);
     assert!(server.tags("vpnlab/router").is_empty());
 
-    let healthy = plain();
-    let repo = format!("{}/vpnlab/router", server.addr);
-    let pushed = push_all(&healthy, &layouts, &repo);
-    let s = healthy.stats();
-    assert_eq!((s.blobs_uploaded, s.blobs_skipped), (4, 2), "the blob that got through is not sent again: {s:?}");
-    let (bytes, digest) = Registry::index_for(&pushed, &annotations("1")).unwrap();
-    healthy.push_index(&repo, &bytes, &["1".into()]).unwrap();
-    healthy.verify(&repo, "1", &digest, &pushed).unwrap();
+    rerun_sends_only_what_is_missing(&server, &layouts);
 }
 
 #[test]
@@ -326,12 +333,5 @@ fn a_registry_stopped_mid_push_fails_cleanly_and_a_rerun_sends_only_what_is_miss
     assert_eq!(client.stats().blobs_uploaded, 1);
     assert!(server.tags("vpnlab/router").is_empty());
 
-    let rerun = plain();
-    let repo = format!("{}/vpnlab/router", server.addr);
-    let pushed = push_all(&rerun, &layouts, &repo);
-    let s = rerun.stats();
-    assert_eq!((s.blobs_uploaded, s.blobs_skipped), (4, 2), "the blob that got through is not sent again: {s:?}");
-    let (bytes, digest) = Registry::index_for(&pushed, &annotations("1")).unwrap();
-    rerun.push_index(&repo, &bytes, &["1".into()]).unwrap();
-    rerun.verify(&repo, "1", &digest, &pushed).unwrap();
+    rerun_sends_only_what_is_missing(&server, &layouts);
 }

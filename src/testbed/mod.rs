@@ -81,10 +81,6 @@ pub struct Running {
     pub opts: Options,
 }
 
-fn images(config: &Config) -> Images {
-    Images::from_config(config)
-}
-
 fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
     let filter = format!("label={LABEL_TESTBED}={testbed}");
     let args: Vec<&str> = match what {
@@ -108,7 +104,7 @@ pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, Tes
         platform: platform.clone(),
         native_platform: engine.native_platform()?,
         driver: Driver::Macvlan,
-        images: images(config),
+        images: Images::from_config(config),
         state: dir,
     };
     Ok(Running { scenario, opts })
@@ -124,7 +120,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         platform: platform.clone(),
         native_platform: native.clone(),
         driver: req.driver,
-        images: req.images.clone().unwrap_or_else(|| images(config)),
+        images: req.images.clone().unwrap_or_else(|| Images::from_config(config)),
         state: state::dir(&req.name),
     };
     let nets = spec::networks(&scenario, &opts);

@@ -1,6 +1,8 @@
 //! Real servers for the registry tests: Debian's `docker-registry` on a free
 //! loopback port (plain, or TLS with htpasswd basic auth), hand-made OCI
 //! layouts, and a small proxy that answers 503 to chosen blob uploads.
+//! Also used by tests/publish.rs, which needs only the plain server.
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
