@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::testbed::spec::Driver;
+use crate::testbed::spec::{Driver, DriverChoice, Esp};
 
 #[derive(Parser, Debug)]
 #[command(name = "imgtool", version, about = "Builds, validates and runs the VPN teaching testbed's container images")]
@@ -38,7 +38,7 @@ pub struct NameArg {
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
     #[command(
-        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk"
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
@@ -55,9 +55,12 @@ pub enum Command {
         /// Authenticate gateways with a random pre-shared key instead of certificates
         #[arg(long)]
         psk: bool,
-        /// Network driver
-        #[arg(long, value_enum, default_value = "macvlan")]
-        driver: Driver,
+        /// Network driver: auto picks macvlan where it works on the daemon's side, else bridge
+        #[arg(long, value_enum, default_value = "auto")]
+        driver: DriverChoice,
+        /// ESP implementation of the gateways: auto uses the kernel's where it has ESP for every family the tunnels use
+        #[arg(long, value_enum, default_value = "auto")]
+        esp: Esp,
         /// Leave a testbed that failed to come up in place, for inspection
         #[arg(long)]
         keep: bool,
@@ -135,6 +138,9 @@ pub enum Command {
         /// Network driver (macvlan needs dummy-interface support for its parent)
         #[arg(long, value_enum, default_value = "macvlan")]
         driver: Driver,
+        /// Image platform (default: the Docker daemon's own)
+        #[arg(long, value_name = "OS/ARCH")]
+        platform: Option<String>,
     },
     /// Build the images for every platform, validate each platform with the
     /// scenarios' checks, and (with --push) publish them as multi-arch indexes

@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::config::Config;
+use crate::daemon::Daemon;
+use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::scenario::Scenario;
-use crate::testbed::spec::{self, Driver, Images, Options};
+use crate::testbed::spec::{self, Driver, Esp, Images, Options};
 use crate::testbed::state;
 
 /// A YAML scalar: JSON's double-quoted strings are valid YAML.
@@ -51,7 +53,7 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
         };
         list(&mut y, "cap_add", c.cap_add.iter().map(|x| q(x)).collect());
         list(&mut y, "devices", c.devices.iter().map(|d| q(&format!("{d}:{d}"))).collect());
-        list(&mut y, "volumes", c.mounts.iter().map(|(h, t)| q(&format!("{}:{t}:ro", h.display()))).collect());
+        list(&mut y, "volumes", c.files.iter().map(|(h, t)| q(&format!("{}:{t}:ro", h.display()))).collect());
         list(&mut y, "command", c.command.iter().map(|x| q(x)).collect());
         let map = |y: &mut String, key: &str, items: &[(String, String)]| {
             if !items.is_empty() {
@@ -96,7 +98,16 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
 }
 
 /// Writes `output/compose.yaml` and every node's files under `output/nodes/`.
-pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, output: &Path) -> Result<PathBuf> {
+/// The platform is `platform`, else the Docker daemon's (not this client's).
+pub fn write(
+    engine: &Engine,
+    config: &Config,
+    scenario_arg: &str,
+    name: &str,
+    driver: Driver,
+    platform: Option<String>,
+    output: &Path,
+) -> Result<PathBuf> {
     let (scenario, text) = Scenario::load_with_text(scenario_arg)?;
     if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
         bail!(
@@ -108,12 +119,18 @@ pub fn write(config: &Config, scenario_arg: &str, name: &str, driver: Driver, ou
     let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
     let auth = Auth::Psk(state::random_psk()?);
     state::write(&abs, &scenario, &text, &auth)?;
-    let platform = format!("linux/{}", if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" });
+    let platform = match platform {
+        Some(p) => p,
+        None => {
+            Daemon::probe(engine).context("asking the Docker daemon for its platform (or pass --platform)")?.platform
+        }
+    };
     let opts = Options {
         name: name.into(),
         platform: platform.clone(),
         native_platform: platform,
         driver,
+        esp: Esp::Auto,
         images: Images::from_config(config),
         state: abs.clone(),
     };
@@ -134,6 +151,7 @@ mod tests {
             platform: "linux/amd64".into(),
             native_platform: "linux/amd64".into(),
             driver: Driver::Macvlan,
+            esp: Esp::Auto,
             images: Images::same_for_all("r".into(), "c".into(), "g".into()),
             state: "/s".into(),
         };

@@ -1,11 +1,11 @@
-//! `imgtool doctor`: checks that this machine can build the images and run the
-//! testbed, one finding per check, each with the fix. Docker is reached only
-//! through [`Engine`]; host facts (binfmt, TUN) are read from /proc and /dev.
-//! Kernel features are probed inside a throwaway container's own network
-//! namespace, so nothing on the host changes.
+//! `imgtool doctor`: checks that the Docker daemon's machine can build the
+//! images and run the testbed, one finding per check, each with the fix.
+//! Everything about that machine is learnt through the daemon: `docker
+//! version`/`info`, and probes in throwaway containers on its side (see
+//! [`crate::daemon`]), never this client's own /proc, /sys or /dev.
 
-use crate::engine::{Engine, EngineError, Run, last_lines};
-use std::path::Path;
+use crate::daemon::{self, Answer, Daemon, DaemonError, Family, Probes, short};
+use crate::engine::{Engine, EngineError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -27,56 +27,108 @@ fn finding(name: &'static str, level: Level, detail: impl Into<String>, fix: Opt
 }
 
 const SETUP: &str = "scripts/setup-debian.sh";
-/// Runs every check. `probe_image` is an image with iproute2 and sh (e.g. the
-/// router image); without it the kernel probes are reported as not probed.
-pub fn run(engine: &Engine, probe_image: Option<&str>) -> Vec<Finding> {
+
+/// Runs every check. `probe_image` is a native image with iproute2 and sh
+/// (e.g. the client image); without it the kernel probes are reported as
+/// not probed. `platforms` are those the images are built for.
+pub fn run(engine: &Engine, probe_image: Option<&str>, platforms: &[String]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let daemon = engine.run(&["version", "--format", "{{.Server.Version}}"]);
-    let up = daemon.is_ok();
     let (start, install) = (format!("start dockerd, e.g. {SETUP}"), format!("install Docker, e.g. {SETUP}"));
-    out.push(match daemon {
-        Ok(v) => finding("docker daemon", Level::Ok, format!("engine {}", v.trim()), None),
-        Err(EngineError::NotInstalled) => finding("docker daemon", Level::Fail, "docker CLI not found", Some(&install)),
-        Err(EngineError::DaemonDown) => finding("docker daemon", Level::Fail, "daemon not answering", Some(&start)),
-        Err(e) => finding("docker daemon", Level::Fail, short(&e.to_string()), Some(&start)),
-    });
+    let daemon = match Daemon::probe(engine) {
+        Ok(d) => {
+            out.push(finding("docker daemon", Level::Ok, format!("engine {} (API {})", d.version, d.api), None));
+            Some(d)
+        }
+        Err(DaemonError::Engine(EngineError::NotInstalled)) => {
+            out.push(finding("docker daemon", Level::Fail, "docker CLI not found", Some(&install)));
+            None
+        }
+        Err(DaemonError::Engine(EngineError::DaemonDown)) => {
+            out.push(finding("docker daemon", Level::Fail, "daemon not answering", Some(&start)));
+            None
+        }
+        Err(e @ DaemonError::TooOld { .. }) => {
+            out.push(finding("docker daemon", Level::Fail, e.to_string(), Some("upgrade Docker to 25.0 or newer")));
+            None
+        }
+        Err(e) => {
+            out.push(finding("docker daemon", Level::Fail, short(&e.to_string()), Some(&start)));
+            None
+        }
+    };
     // buildx and compose are client plugins: worth checking even with the daemon down.
     out.push(plugin(engine, "buildx", &["buildx", "version"], 1, "docker-buildx"));
     out.push(plugin(engine, "compose", &["compose", "version"], 3, "docker-compose"));
-    let skipped = |name: &'static str| finding(name, Level::Warn, "unknown: no Docker daemon", None);
-    out.push(if up { image_store(engine) } else { skipped("image store") });
-    // Without the daemon, the host's own arch is the best guess at the native platform.
-    let native = up.then(|| engine.native_platform().ok()).flatten().unwrap_or_else(|| match std::env::consts::ARCH {
-        "aarch64" => "linux/arm64".into(),
-        "x86_64" => "linux/amd64".into(),
-        other => format!("linux/{other}"),
-    });
-    for (platform, name, entry) in
-        [("linux/amd64", "binfmt amd64", "qemu-x86_64"), ("linux/arm64", "binfmt arm64", "qemu-aarch64")]
-    {
-        if native != platform {
-            out.push(binfmt(name, Path::new("/proc/sys/fs/binfmt_misc"), entry));
-        }
+    let Some(daemon) = daemon else {
+        let skipped = |name: &'static str| finding(name, Level::Warn, "unknown: no Docker daemon", None);
+        out.extend(
+            ["daemon machine", "image store", "tun", "kernel ESP IPv4", "kernel ESP IPv6", "macvlan"].map(skipped),
+        );
+        return out;
+    };
+    let detail = format!("{}, {}, kernel {}", daemon.location(engine), daemon.platform, daemon.kernel);
+    out.push(finding("daemon machine", Level::Ok, detail, None));
+    out.push(image_store(engine));
+    let Some(image) = probe_image else {
+        let unprobed = |name: &'static str| {
+            finding(name, Level::Warn, "not probed: no probe image (build the client image first)", None)
+        };
+        out.extend(["cgroup", "tun", "kernel ESP IPv4", "kernel ESP IPv6", "macvlan"].map(unprobed));
+        return out;
+    };
+    let probes = Probes { engine, image };
+    let foreign: Vec<&String> = platforms.iter().filter(|p| **p != daemon.platform).collect();
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Cgroup,
+        Tun,
+        Esp(Family),
+        Macvlan,
     }
-    out.push(tun(Path::new("/dev/net/tun")));
-    match (probe_image, up) {
-        (Some(image), true) => out.extend(probes(engine, image)),
-        (_, false) => out.extend(["kernel ESP", "macvlan", "dummy"].map(skipped)),
-        (None, true) => {
-            out.extend(["kernel ESP", "macvlan", "dummy"].map(|name| {
-                finding(name, Level::Warn, "not probed: no probe image (build the router image first)", None)
-            }))
-        }
-    }
+    let kinds = [Kind::Cgroup, Kind::Tun, Kind::Esp(Family::V4), Kind::Esp(Family::V6), Kind::Macvlan];
+    let desktop = daemon.is_docker_desktop();
+    out.extend(crate::parallel::map(&kinds, |kind| match *kind {
+        Kind::Cgroup => cgroup(&probes),
+        Kind::Tun => judge("tun", probes.tun(), "/dev/net/tun on the daemon's host", "no /dev/net/tun", Some(TUN_FIX)),
+        Kind::Esp(f) => esp(f, probes.kernel_esp(f)),
+        Kind::Macvlan if desktop => finding(
+            "macvlan",
+            Level::Ok,
+            "Docker Desktop does not support macvlan: `up` uses bridge networks (--driver auto)",
+            None,
+        ),
+        Kind::Macvlan => judge(
+            "macvlan",
+            probes.macvlan(),
+            "macvlan on a veth parent works (--driver auto picks it)",
+            "no macvlan: --driver auto picks bridge",
+            None,
+        ),
+    }));
+    out.extend(crate::parallel::map(&foreign, |p| binfmt(&probes, p)));
     out
 }
 
-/// The last telling line of docker's stderr, short enough for the report.
-fn short(text: &str) -> String {
-    let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("Run '")).collect();
-    let tail = last_lines(&kept.join("\n"), 1);
-    let line = tail.trim_start_matches("docker: ").trim_start_matches("Error response from daemon: ").to_string();
-    if line.chars().count() > 100 { format!("{}…", line.chars().take(99).collect::<String>()) } else { line }
+const TUN_FIX: &str = "use a kernel with CONFIG_TUN (modprobe tun) on the daemon's machine";
+
+fn esp(family: Family, answer: Answer) -> Finding {
+    let name = match family {
+        Family::V4 => "kernel ESP IPv4",
+        Family::V6 => "kernel ESP IPv6",
+    };
+    let yes = format!("the daemon's kernel has ESP for {}: gateways use kernel-netlink", family.label());
+    let no = format!("no kernel ESP for {}: gateways use kernel-libipsec (userspace ESP over TUN)", family.label());
+    judge(name, answer, &yes, &no, None)
+}
+
+fn cgroup(probes: &Probes) -> Finding {
+    match probes.cgroup_version() {
+        Ok(v) if v == "1" => {
+            finding("cgroup", Level::Ok, "v1: docker stats shows 0 B here, memory is read from cgroup files", None)
+        }
+        Ok(v) => finding("cgroup", Level::Ok, format!("v{v}: memory from docker stats"), None),
+        Err(e) => finding("cgroup", Level::Warn, format!("unknown: {}", short(&e.to_string())), None),
+    }
 }
 
 /// Checks a CLI plugin; `word` picks the version out of its first line.
@@ -101,110 +153,28 @@ fn image_store(engine: &Engine) -> Finding {
     }
 }
 
-/// Reads a binfmt_misc entry. F (fix binary) matters: without it the
-/// interpreter is looked up inside each container, where it is missing.
-fn binfmt(name: &'static str, dir: &Path, entry: &str) -> Finding {
-    const FIX: &str = "apt-get install qemu-user-static qemu-user-binfmt (trixie; see scripts/setup-debian.sh)";
-    if !dir.join("status").exists() {
-        // Not a Linux Docker host (e.g. Docker Desktop's VM), or binfmt_misc not mounted.
-        let fix = "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc";
-        return finding(name, Level::Warn, "unknown: no binfmt_misc here", Some(fix));
-    }
-    match std::fs::read_to_string(dir.join(entry)) {
-        Err(_) => finding(name, Level::Warn, format!("no {entry} handler: cannot run that platform"), Some(FIX)),
-        Ok(text) if !text.lines().any(|l| l.trim() == "enabled") => {
-            finding(name, Level::Warn, format!("{entry} registered but disabled"), Some(FIX))
-        }
-        Ok(text) => {
-            let flags = text.lines().find_map(|l| l.strip_prefix("flags:")).unwrap_or("").trim().to_string();
-            if flags.contains('F') {
-                finding(name, Level::Ok, format!("{entry} enabled (flags {flags})"), None)
-            } else {
-                finding(name, Level::Warn, format!("{entry} lacks flag F: fails inside containers"), Some(FIX))
-            }
-        }
-    }
-}
-
-fn tun(dev: &Path) -> Finding {
-    if dev.exists() {
-        finding("tun", Level::Ok, dev.display().to_string(), None)
-    } else if !Path::new("/proc/self").exists() {
-        finding("tun", Level::Warn, "unknown: not on the Docker host", None)
-    } else {
-        let detail = format!("{} missing: kernel-libipsec needs it", dev.display());
-        finding("tun", Level::Fail, detail, Some("use a kernel with CONFIG_TUN (modprobe tun)"))
-    }
-}
-
-/// Kernel probes in a container's own netns. `--pull never`: a missing image
-/// must fail at once, not wait on a registry.
-fn probes(engine: &Engine, image: &str) -> Vec<Finding> {
-    let base = ["run", "--rm", "--pull", "never", "--cap-add", "NET_ADMIN", "--network", "none"];
-    let in_netns = |entry: &str, args: &[&str]| -> Result<Run, EngineError> {
-        let argv: Vec<&str> =
-            base.iter().copied().chain(["--entrypoint", entry, image]).chain(args.iter().copied()).collect();
-        engine.output(&argv)
+/// The daemon host's binfmt_misc entry for a foreign platform.
+fn binfmt(probes: &Probes, platform: &str) -> Finding {
+    const FIX: &str =
+        "on the daemon's machine: apt-get install qemu-user-static qemu-user-binfmt (see scripts/setup-debian.sh)";
+    let name = if platform.ends_with("arm64") { "binfmt arm64" } else { "binfmt emulation" };
+    let Some(entry) = daemon::binfmt_entry(platform) else {
+        return finding(name, Level::Warn, format!("no emulator known for {platform}"), None);
     };
-    let key = "0x00112233445566778899aabbccddeeff";
-    let auth = "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-    let esp = in_netns(
-        "ip",
-        &[
-            "xfrm",
-            "state",
-            "add",
-            "src",
-            "192.0.2.1",
-            "dst",
-            "192.0.2.2",
-            "proto",
-            "esp",
-            "spi",
-            "0x1000",
-            "mode",
-            "tunnel",
-            "enc",
-            "cbc(aes)",
-            key,
-            "auth-trunc",
-            "hmac(sha256)",
-            auth,
-            "128",
-        ],
-    );
-    let sh = |script: &str| in_netns("sh", &["-c", script]);
-    let macvlan = sh("ip link add p0 type veth peer name p1 && ip link add m0 link p0 type macvlan mode bridge");
-    let dummy = sh("ip link add d0 type dummy");
-    let (esp_no, dummy_no) = (
-        "no kernel ESP: gateways use kernel-libipsec (userspace ESP over TUN)",
-        "no dummy interfaces: imgtool gives each macvlan network a veth parent",
-    );
-    vec![
-        judge("kernel ESP", esp, "kernel ESP available", esp_no, None),
-        judge(
-            "macvlan",
-            macvlan,
-            "macvlan on a veth parent works",
-            "cannot make macvlan interfaces",
-            Some("use --driver bridge"),
-        ),
-        judge("dummy", dummy, "dummy interfaces: yes (Docker can make parentless macvlan networks)", dummy_no, None),
-    ]
+    match probes.binfmt(entry).and_then(|text| daemon::judge_binfmt(entry, &text)) {
+        Ok(detail) => finding(name, Level::Ok, detail, None),
+        Err(why) if why.starts_with("cannot look") => finding(name, Level::Warn, why, None),
+        Err(why) => finding(name, Level::Warn, format!("{why}: cannot run {platform}"), Some(FIX)),
+    }
 }
 
-/// Turns a probe run into a finding. A "no" is Ok (information) unless the
-/// check has a fix, then Fail. Exit 125 is docker's own error and 126/127 a
-/// missing command: the probe did not run, which says nothing of the kernel.
-fn judge(name: &'static str, run: Result<Run, EngineError>, yes: &str, no: &str, fix: Option<&str>) -> Finding {
-    match run {
-        Ok(r) if r.ok() => finding(name, Level::Ok, yes, None),
-        Ok(r) if r.code == 125 => finding(name, Level::Warn, format!("probe failed: {}", short(&r.stderr)), None),
-        Ok(r) if r.code == 126 || r.code == 127 => {
-            finding(name, Level::Warn, "probe failed: image lacks ip or sh", None)
-        }
-        Ok(_) => finding(name, if fix.is_some() { Level::Fail } else { Level::Ok }, no, fix),
-        Err(e) => finding(name, Level::Warn, format!("probe failed: {}", short(&e.to_string())), None),
+/// Turns a probe's answer into a finding. A "no" is Ok (information) unless
+/// the check has a fix, then Fail; a probe that could not run is a warning.
+fn judge(name: &'static str, answer: Answer, yes: &str, no: &str, fix: Option<&str>) -> Finding {
+    match answer {
+        Answer::Yes => finding(name, Level::Ok, yes, None),
+        Answer::No(_) => finding(name, if fix.is_some() { Level::Fail } else { Level::Ok }, no, fix),
+        Answer::Unknown(why) => finding(name, Level::Warn, format!("probe failed: {why}"), None),
     }
 }
 
@@ -263,34 +233,12 @@ mod tests {
     }
 
     #[test]
-    fn binfmt_reads_entries() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(binfmt("b", dir.path(), "qemu-aarch64").level, Level::Warn);
-        std::fs::write(dir.path().join("status"), "enabled\n").expect("write");
-        assert!(binfmt("b", dir.path(), "qemu-aarch64").detail.starts_with("no qemu-aarch64"));
-        std::fs::write(dir.path().join("qemu-aarch64"), "enabled\nflags: POF\n").expect("write");
-        assert_eq!(binfmt("b", dir.path(), "qemu-aarch64").level, Level::Ok);
-        std::fs::write(dir.path().join("qemu-aarch64"), "enabled\nflags: P\n").expect("write");
-        assert_eq!(binfmt("b", dir.path(), "qemu-aarch64").level, Level::Warn);
-        std::fs::write(dir.path().join("qemu-aarch64"), "disabled\nflags: F\n").expect("write");
-        assert!(binfmt("b", dir.path(), "qemu-aarch64").detail.contains("disabled"));
-    }
-
-    #[test]
     fn judge_tells_no_from_broken_probe() {
-        let run = |code| Ok(Run { code, stdout: String::new(), stderr: "Error: x".into() });
-        assert_eq!(judge("m", run(0), "yes", "no", Some("f")).detail, "yes");
-        let no = judge("m", run(2), "yes", "no", Some("f"));
+        assert_eq!(judge("m", Answer::Yes, "yes", "no", Some("f")).detail, "yes");
+        let no = judge("m", Answer::No("x".into()), "yes", "no", Some("f"));
         assert_eq!((no.level, no.fix.as_deref()), (Level::Fail, Some("f")));
-        assert_eq!(judge("m", run(2), "yes", "no", None).level, Level::Ok);
-        assert_eq!(judge("m", run(125), "yes", "no", Some("f")).detail, "probe failed: Error: x");
-        assert_eq!(judge("m", run(127), "yes", "no", Some("f")).level, Level::Warn);
-    }
-
-    #[test]
-    fn short_skips_docker_boilerplate() {
-        let stderr =
-            "docker: Error response from daemon: No such image: x\n\nRun 'docker run --help' for more information\n";
-        assert_eq!(short(stderr), "No such image: x");
+        assert_eq!(judge("m", Answer::No("x".into()), "yes", "no", None).level, Level::Ok);
+        let broken = judge("m", Answer::Unknown("Error: x".into()), "yes", "no", Some("f"));
+        assert_eq!((broken.level, broken.detail.as_str()), (Level::Warn, "probe failed: Error: x"));
     }
 }

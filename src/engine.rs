@@ -76,7 +76,14 @@ impl Engine {
         // Its own process group: Ctrl-C reaches imgtool, which lets the
         // command finish (see `interrupt`), not the command half-way.
         duct::cmd(&self.docker, args).before_spawn(|cmd| {
+            #[cfg(unix)]
             std::os::unix::process::CommandExt::process_group(cmd, 0);
+            // Windows: a new process group does not get the console's Ctrl-C.
+            #[cfg(windows)]
+            {
+                const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+                std::os::windows::process::CommandExt::creation_flags(cmd, CREATE_NEW_PROCESS_GROUP);
+            }
             Ok(())
         })
     }
@@ -152,6 +159,23 @@ impl Engine {
     pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
         let run = self.output(&args)?;
+        if run.ok() {
+            Ok(run.stdout)
+        } else {
+            Err(EngineError::Failed {
+                cmd: self.command_line(&args),
+                status: format!("exit {}", run.code),
+                tail: last_lines(&run.stderr, 3),
+            })
+        }
+    }
+
+    /// Runs docker with `input` on its stdin (a tar stream for `docker cp -`,
+    /// a ruleset for `nft -f /dev/stdin`); a non-zero exit is an error.
+    pub fn run_input<S: AsRef<str>>(&self, args: &[S], input: Vec<u8>) -> Result<String, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let out = self.expr(&args).stdin_bytes(input).stdout_capture().stderr_capture().unchecked().run();
+        let run = self.classify(&args, out)?;
         if run.ok() {
             Ok(run.stdout)
         } else {

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod daemon;
 pub mod doctor;
 pub mod engine;
 pub mod interrupt;

@@ -39,9 +39,9 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver, keep, registry, tag } => {
+        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, registry, tag } => {
             let progress = Progress::new(cli.quiet);
-            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, keep, images: None };
+            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, esp, keep, images: None };
             let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();
@@ -54,17 +54,18 @@ fn run(cli: Cli) -> Result<u8> {
             }
             print!("{}", check::render(&summary.checks));
             println!(
-                "\nscenario  {}\nplatform  {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
+                "\nscenario  {}\nplatform  {}\nnetwork   {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
                 summary.scenario,
                 summary.platform,
+                summary.driver,
                 summary.nodes,
                 summary.tunnels,
                 summary.seconds,
-                summary.memory.map_or("n/a".into(), |m| format!(
-                    "{} now, peak {} (nine nodes, cgroup)",
-                    mib(m.current),
-                    mib(m.peak)
-                ))
+                match &summary.memory {
+                    Ok(m) =>
+                        format!("{} now, peak {} ({} nodes, {})", mib(m.current), mib(m.peak), summary.nodes, m.source),
+                    Err(why) => format!("unknown ({why})"),
+                }
             );
             if check::all_passed(&summary.checks) {
                 Ok(0)
@@ -76,7 +77,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
         }
         Command::Check { name } => {
-            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let tb = testbed::find(&engine, &name.name)?;
             let progress = Progress::new(cli.quiet);
             let results = check::run(&engine, &tb, &progress)?;
             progress.finish();
@@ -84,17 +85,17 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(if check::all_passed(&results) { 0 } else { EXIT_CHECK_FAILED })
         }
         Command::Status { name } => {
-            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let tb = testbed::find(&engine, &name.name)?;
             print!("{}", testbed::ops::status(&engine, &tb)?);
             Ok(0)
         }
         Command::Exec { node, cmd, name } => {
-            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let tb = testbed::find(&engine, &name.name)?;
             let code = testbed::ops::exec(&engine, &tb, &node, &cmd)?;
             Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
         }
         Command::Capture { node, iface, file, count, duration, name } => {
-            let tb = testbed::find(&engine, &config()?, &name.name)?;
+            let tb = testbed::find(&engine, &name.name)?;
             let code = testbed::ops::capture(&engine, &tb, &node, &iface, &file, count, duration)?;
             Ok(u8::try_from(code).unwrap_or(EXIT_ERROR))
         }
@@ -105,9 +106,10 @@ fn run(cli: Cli) -> Result<u8> {
             println!("testbed {}: removed {containers} containers and {networks} networks", name.name);
             Ok(0)
         }
-        Command::Render { scenario, output, name, driver } => {
-            let written = imgtool::compose::write(&config()?, &scenario, &name.name, driver, &output)
-                .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
+        Command::Render { scenario, output, name, driver, platform } => {
+            let written =
+                imgtool::compose::write(&engine, &config()?, &scenario, &name.name, driver, platform, &output)
+                    .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
             println!("wrote {}: run it with `docker compose -f {} up -d`", written.display(), written.display());
             Ok(0)
         }
@@ -118,8 +120,8 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Doctor => {
             let config = config()?;
-            let probe = config.reference("router");
-            let findings = imgtool::doctor::run(&engine, Some(&probe));
+            let probe = config.reference("client");
+            let findings = imgtool::doctor::run(&engine, Some(&probe), &config.platforms);
             print!("{}", imgtool::doctor::render(&findings));
             Ok(if imgtool::doctor::all_required_ok(&findings) { 0 } else { EXIT_ERROR })
         }

@@ -215,6 +215,24 @@ pub fn children(scenario: &Scenario, node: &Node) -> String {
     scenario.tunnels_of(&node.name).map(|t| format!("{}\n", t.name)).collect()
 }
 
+/// The address families ("4", "6") whose ESP the scenario's tunnels need:
+/// those of the gateways' public addresses (the outer packets) and of the
+/// traffic selectors (the inner ones). The gateway image probes kernel ESP
+/// for exactly these; `up --esp kernel` demands them of the daemon's kernel.
+pub fn esp_families(scenario: &Scenario) -> Vec<&'static str> {
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    for t in &scenario.tunnels {
+        for g in [&t.initiator, &t.responder] {
+            addrs.extend(scenario.node(g).and_then(|n| scenario.public_addr(n)));
+            let (_, _, local_ts, remote_ts) = t.sides(g);
+            addrs.extend(local_ts.iter().chain(remote_ts).map(|n| n.addr()));
+        }
+    }
+    let v4 = addrs.iter().any(IpAddr::is_ipv4);
+    let v6 = addrs.iter().any(IpAddr::is_ipv6);
+    [(v4, "4"), (v6, "6")].into_iter().filter(|(on, _)| *on).map(|(_, f)| f).collect()
+}
+
 /// Whether the node needs the strongSwan files.
 pub fn is_gateway(node: &Node) -> bool {
     node.role == Role::Gateway

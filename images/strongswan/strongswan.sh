@@ -2,27 +2,45 @@
 # Runs charon with the ESP backend this kernel allows, then loads swanctl.
 
 # Kernel ESP is proven only by adding an SA (/proc/net/xfrm_stat exists even
-# without ESP). The probe runs in this container's own namespace.
+# without ESP), for each address family separately (WSL2's kernel, for one,
+# has ESP for IPv4 and not for IPv6). The probe runs in this container's own
+# namespace. $1 is 4 or 6.
 kernel_esp_works() {
-  ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 mode tunnel \
+  if [ "$1" = 6 ]; then src=2001:db8::1 dst=2001:db8::2; else src=192.0.2.1 dst=192.0.2.2; fi
+  ip xfrm state add src "$src" dst "$dst" proto esp spi 0x1000 mode tunnel \
     enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff \
     auth-trunc 'hmac(sha256)' 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 128 \
     >/dev/null 2>&1 || return 1
-  ip xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 >/dev/null 2>&1 || true
+  ip xfrm state delete src "$src" dst "$dst" proto esp spi 0x1000 >/dev/null 2>&1 || true
   return 0
 }
 
 # Writes charon's settings. Routes go to the main table (254) by default:
 # policy routing rules do not work under qemu-user emulation.
+# IMGTOOL_ESP: auto (kernel ESP if it works for every family in
+# IMGTOOL_ESP_FAMILIES, the families the tunnels use), kernel or libipsec.
 charon_config() {
-  if [ "${IMGTOOL_ESP:-auto}" = kernel ] || { [ "${IMGTOOL_ESP:-auto}" = auto ] && kernel_esp_works; }; then
-    backend=kernel-netlink libipsec=no
-  else
-    [ -c /dev/net/tun ] || die "no kernel ESP and no /dev/net/tun: run with --device /dev/net/tun"
-    backend=kernel-libipsec libipsec=yes
+  esp=${IMGTOOL_ESP:-auto}
+  missing=''
+  if [ "$esp" = auto ]; then
+    for family in ${IMGTOOL_ESP_FAMILIES:-4}; do
+      kernel_esp_works "$family" || missing="$missing IPv$family"
+    done
+    if [ -z "$missing" ]; then esp=kernel; else esp=libipsec; fi
   fi
+  case "$esp" in
+    kernel) backend=kernel-netlink libipsec=no ;;
+    libipsec)
+      [ -c /dev/net/tun ] || die "userspace ESP needs /dev/net/tun: run with --device /dev/net/tun"
+      backend=kernel-libipsec libipsec=yes ;;
+    *) die "IMGTOOL_ESP must be auto, kernel or libipsec, not $esp" ;;
+  esac
   echo "$backend" >"$IMGTOOL_RUN/esp-backend"
-  log "ESP backend: $backend"
+  if [ -n "$missing" ]; then
+    log "ESP backend: $backend (no kernel ESP for$missing)"
+  else
+    log "ESP backend: $backend (IMGTOOL_ESP=${IMGTOOL_ESP:-auto})"
+  fi
   # Host-to-host tunnels carry the peer's own address: charon routes it into
   # the tunnel in table 220, and charon's own IKE and ESP-in-UDP packets
   # (UDP, protocol 17, from port 500 or 4500) bypass that table by rules on their ports.

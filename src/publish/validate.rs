@@ -8,7 +8,7 @@ use super::{Built, Plan};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::progress::Progress;
-use crate::testbed::spec::{Driver, Images};
+use crate::testbed::spec::{DriverChoice, Esp, Images};
 use crate::testbed::{self, UpRequest};
 
 const TESTBED: &str = "imgtool-validate";
@@ -46,7 +46,8 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progr
                 platform: Some(platform.clone()),
                 build: false,
                 psk: false,
-                driver: Driver::Macvlan,
+                driver: DriverChoice::Auto,
+                esp: Esp::Auto,
                 keep: false,
                 images: Some(images.clone()),
             };

@@ -1,21 +1,25 @@
-//! Bringing a planned testbed into being: credentials, veth parents,
-//! networks, containers (and, on emulated platforms, what qemu-user cannot
-//! do inside them), then waiting until every node reports healthy.
+//! Bringing a planned testbed into being, all on the daemon's side:
+//! credentials (a pki container whose stdout is a tar), veth parents and the
+//! macvlan probe (a host-network helper), networks, then containers created,
+//! given their files with `docker cp` and started in one call (and, on
+//! emulated platforms, what qemu-user cannot do inside them done from native
+//! helpers); then waiting until every node reports healthy.
 
 use std::time::{Duration, Instant};
 
-use super::spec::{self, ContainerSpec, Driver, Options};
-use super::{TestbedError, state, stop_if_interrupted};
+use super::spec::{self, ContainerSpec, Driver, DriverChoice, NetworkSpec, Options};
+use super::{TestbedError, files, state, stop_if_interrupted};
 use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
 use crate::scenario::Scenario;
 
 /// What qemu-user cannot do inside an emulated gateway, done natively in its
-/// namespace: load the firewall and, for host-to-host tunnels, the routing
-/// rules (see images/strongswan/strongswan.sh); then mark the firewall loaded.
+/// namespace: load the firewall (given on stdin) and, for host-to-host
+/// tunnels, the routing rules (see images/strongswan/strongswan.sh); then
+/// mark the firewall loaded.
 fn emulated_gateway_script(gateway: &ContainerSpec) -> String {
-    let mut s = String::from("set -e\nnft -f /etc/imgtool/firewall.nft\n");
+    let mut s = String::from("set -e\nnft -f /dev/stdin\n");
     if gateway.env.iter().any(|(k, v)| k == "IMGTOOL_ROUTING" && v == "policy") {
         for family in ["-4", "-6"] {
             for port in [500, 4500] {
@@ -27,64 +31,89 @@ fn emulated_gateway_script(gateway: &ContainerSpec) -> String {
     s + "ip link set dev lo alias imgtool-firewall\n"
 }
 
-pub(super) fn create(
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// The driver `up` ends up with, and why, in words for the user.
+pub(super) struct DriverPick {
+    pub driver: Driver,
+    pub why: String,
+}
+
+/// Certificates and (unless bridge is certain) veth parents, side by side;
+/// then the driver: macvlan where the probe on the parents worked.
+pub(super) fn credentials_and_driver(
     engine: &Engine,
     scenario: &Scenario,
     opts: &Options,
-    nets: &[spec::NetworkSpec],
-    containers: &[ContainerSpec],
+    choice: DriverChoice,
+    docker_desktop: bool,
     auth: &Auth,
+) -> Result<DriverPick, TestbedError> {
+    let pki = || -> Result<(), TestbedError> {
+        if !matches!(auth, Auth::Certificates) {
+            return Ok(());
+        }
+        let mut args = strings(&["run", "--rm", "--network=none", "--platform", &opts.native_platform]);
+        args.extend(strings(&["--entrypoint", "sh", &opts.images.native_gateway, "-c", state::PKI_SCRIPT, "sh"]));
+        args.extend(state::pki_args(scenario, &opts.name));
+        let archive = engine.run_bytes(&args)?;
+        files::unpack_private(&archive, &opts.state)
+            .map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
+        Ok(())
+    };
+    let bridge_only = choice == DriverChoice::Bridge || (choice == DriverChoice::Auto && docker_desktop);
+    let veths = || -> Result<Option<String>, TestbedError> {
+        if bridge_only {
+            return Ok(None);
+        }
+        let macvlan = Options { driver: Driver::Macvlan, ..opts.clone() };
+        let nets = spec::networks(scenario, &macvlan);
+        let mut args = strings(&["run", "--rm", "--network=host", "--cap-add=NET_ADMIN"]);
+        args.extend(strings(&["--platform", &opts.native_platform, "--entrypoint", "sh", &opts.images.native_client]));
+        args.extend(strings(&["-c", spec::VETH_SCRIPT, "sh"]));
+        args.extend(spec::veth_args(&nets, &opts.name));
+        Ok(Some(engine.run(&args)?))
+    };
+    let (made, probed) = std::thread::scope(|s| {
+        let p = s.spawn(pki);
+        let v = veths();
+        (p.join().expect("pki thread panicked"), v)
+    });
+    made?;
+    let Some(answer) = probed? else {
+        let why = if choice == DriverChoice::Bridge { "as asked" } else { "Docker Desktop does not support macvlan" };
+        return Ok(DriverPick { driver: Driver::Bridge, why: why.into() });
+    };
+    if answer.lines().any(|l| l == "macvlan yes") {
+        let why = if choice == DriverChoice::Macvlan { "as asked" } else { "macvlan works on the daemon's side" };
+        return Ok(DriverPick { driver: Driver::Macvlan, why: why.into() });
+    }
+    let why = answer.lines().find_map(|l| l.strip_prefix("macvlan no ")).unwrap_or("no answer").trim().to_string();
+    remove_veths(engine, &opts.images.native_client, &opts.native_platform, &opts.name)?;
+    if choice == DriverChoice::Macvlan {
+        return Err(TestbedError::NoMacvlan(why));
+    }
+    Ok(DriverPick { driver: Driver::Bridge, why: format!("macvlan does not work on the daemon's side: {why}") })
+}
+
+/// Removes the testbed's veth parents on the daemon's host.
+pub(super) fn remove_veths(engine: &Engine, image: &str, platform: &str, testbed: &str) -> Result<(), TestbedError> {
+    let args = ["run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--platform", platform, "--entrypoint", "sh"];
+    let mut args = strings(&args);
+    args.extend(strings(&[image, "-c", spec::VETH_CLEANUP_SCRIPT, "sh", testbed]));
+    engine.run(&args)?;
+    Ok(())
+}
+
+pub(super) fn create(
+    engine: &Engine,
+    opts: &Options,
+    nets: &[NetworkSpec],
+    containers: &[ContainerSpec],
     progress: &Progress,
 ) -> Result<(), TestbedError> {
-    let helper = |args: Vec<String>| engine.run(&args).map(|_| ());
-    let state = opts.state.display().to_string();
-    let mut jobs: Vec<Vec<String>> = Vec::new();
-    if matches!(auth, Auth::Certificates) {
-        let user = format!("{}:{}", current_uid(), current_gid());
-        jobs.push(
-            vec![
-                "run",
-                "--rm",
-                "--network=none",
-                "--user",
-                &user,
-                "--platform",
-                &opts.platform,
-                "--volume",
-                &format!("{state}:/state"),
-                "--entrypoint",
-                "sh",
-                &opts.images.gateway,
-                "-c",
-                &state::pki_script(scenario, &opts.name),
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        );
-    }
-    if opts.driver == Driver::Macvlan {
-        jobs.push(
-            vec![
-                "run",
-                "--rm",
-                "--network=host",
-                "--cap-add=NET_ADMIN",
-                "--platform",
-                &opts.native_platform,
-                "--entrypoint",
-                "sh",
-                &opts.images.native_client,
-                "-c",
-                &spec::veth_script(nets, &opts.name),
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        );
-    }
-    crate::parallel::map(&jobs, |a| helper(a.clone())).into_iter().collect::<Result<(), _>>()?;
-
     let created = crate::parallel::map(nets, |n| {
         let mut a: Vec<String> = vec!["network".into(), "create".into(), format!("--driver={}", n.driver.name())];
         if n.internal {
@@ -102,42 +131,39 @@ pub(super) fn create(
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     stop_if_interrupted()?;
-    progress.step(format!("starting {} containers", containers.len()));
     let nodes: Vec<&ContainerSpec> = containers.iter().filter(|c| c.namespace_of.is_none()).collect();
-    let started = crate::parallel::map(&nodes, |c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()));
+    progress.step(format!("creating {} containers and copying in their files", nodes.len()));
+    let made = crate::parallel::map(&nodes, |c| -> Result<(), TestbedError> {
+        engine.run(&[vec!["create".to_string()], c.create_args()].concat())?;
+        let archive =
+            files::pack(&c.files).map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
+        engine.run_input(&["cp", "-", &format!("{}:/", c.name)], archive)?;
+        Ok(())
+    });
+    made.into_iter().collect::<Result<Vec<_>, _>>()?;
+    stop_if_interrupted()?;
+    progress.step(format!("starting {} containers", nodes.len()));
+    // One call each, side by side: `docker start a b c` starts them one by one.
+    let started = crate::parallel::map(&nodes, |c| engine.run(&["start", &c.name]));
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
+
     if opts.platform != opts.native_platform {
         progress.step("loading the gateways' firewalls from native helpers");
         let gateways: Vec<&ContainerSpec> =
             nodes.iter().copied().filter(|c| c.devices.contains(&"/dev/net/tun")).collect();
-        let loaded = crate::parallel::map(&gateways, |c| {
-            engine.run(&[
-                "run",
-                "--rm",
-                &format!("--network=container:{}", c.name),
-                "--cap-add=NET_ADMIN",
-                "--platform",
-                &opts.native_platform,
-                "--volume",
-                &format!("{}:/etc/imgtool:ro", opts.node_dir(&c.node).display()),
-                "--entrypoint",
-                "sh",
-                &opts.images.native_gateway,
-                "-c",
-                &emulated_gateway_script(c),
-            ])
+        let loaded = crate::parallel::map(&gateways, |c| -> Result<(), TestbedError> {
+            let firewall = opts.node_dir(&c.node).join("firewall.nft");
+            let ruleset =
+                std::fs::read(&firewall).map_err(|source| TestbedError::State { path: firewall.clone(), source })?;
+            let mut args = strings(&["run", "--rm", "-i", &format!("--network=container:{}", c.name)]);
+            args.extend(strings(&["--cap-add=NET_ADMIN", "--platform", &opts.native_platform, "--entrypoint", "sh"]));
+            args.extend([opts.images.native_gateway.clone(), "-c".into(), emulated_gateway_script(c)]);
+            engine.run_input(&args, ruleset)?;
+            Ok(())
         });
         loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
     }
     Ok(())
-}
-
-// The pki helper writes into the user's state directory as the user.
-fn current_uid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(0)
-}
-fn current_gid() -> u32 {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0)
 }
 
 pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {

@@ -4,6 +4,7 @@
 //! `up` or `down`.
 
 mod bringup;
+mod files;
 pub mod memory;
 pub mod ops;
 pub mod spec;
@@ -15,12 +16,13 @@ use std::time::Instant;
 use crate::build::{self, BuildError};
 use crate::check::{self, CheckResult};
 use crate::config::Config;
+use crate::daemon::{Answer, Daemon, DaemonError, Family, Probes};
 use crate::engine::{Engine, EngineError};
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
 use crate::scenario::{Scenario, ScenarioError};
 use memory::Memory;
-use spec::{ContainerSpec, Driver, Images, LABEL_TESTBED, Options};
+use spec::{ContainerSpec, Driver, DriverChoice, Esp, Images, LABEL_TESTBED, Options};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TestbedError {
@@ -30,6 +32,24 @@ pub enum TestbedError {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error(
+        "the Docker daemon's machine ({native}) can neither run {platform} natively nor emulate it ({why}): register QEMU with binfmt_misc there (Debian: apt-get install qemu-user-static qemu-user-binfmt; Docker Desktop: enable it in the settings), or drop --platform"
+    )]
+    CannotEmulate { platform: String, native: String, why: String },
+    #[error(
+        "--esp kernel: the daemon's kernel has no ESP for {family} ({why}), which this scenario's tunnels use: run with --esp auto or --esp libipsec"
+    )]
+    NoKernelEsp { family: &'static str, why: String },
+    #[error(
+        "--esp kernel needs the daemon's native platform ({native}): under emulation qemu-user cannot drive the kernel's IPsec; run with --esp auto"
+    )]
+    EspEmulated { native: String },
+    #[error(
+        "--driver macvlan: macvlan does not work on the daemon's side ({0}): run with --driver auto or --driver bridge"
+    )]
+    NoMacvlan(String),
     #[error("cannot write the testbed state in {path}: {source}")]
     State { path: PathBuf, source: std::io::Error },
     #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]
@@ -56,7 +76,8 @@ pub struct UpRequest {
     pub platform: Option<String>,
     pub build: bool,
     pub psk: bool,
-    pub driver: Driver,
+    pub driver: DriverChoice,
+    pub esp: Esp,
     /// Leave a testbed that failed to come up in place, for inspection.
     pub keep: bool,
     /// Exactly these images (e.g. just built, by digest) instead of imgtool.toml's.
@@ -70,7 +91,10 @@ pub struct UpSummary {
     pub nodes: usize,
     pub tunnels: usize,
     pub seconds: f64,
-    pub memory: Option<Memory>,
+    /// The network driver and why it was picked.
+    pub driver: String,
+    /// Memory of the nodes, or why it is unknown.
+    pub memory: Result<Memory, String>,
     pub already_up: bool,
     pub checks: Vec<CheckResult>,
 }
@@ -90,36 +114,82 @@ fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<
     Ok(engine.run(&args)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
-/// Finds a testbed by its label and reloads the scenario it runs.
-pub fn find(engine: &Engine, config: &Config, name: &str) -> Result<Running, TestbedError> {
-    let rows = list(engine, "container", name, "{{.Label \"io.imgtool.platform\"}}")?;
+/// Finds a testbed by its label and reloads what `up` recorded of it.
+pub fn find(engine: &Engine, name: &str) -> Result<Running, TestbedError> {
+    let rows = list(engine, "container", name, "{{.ID}}")?;
     let dir = state::dir(name);
-    let text = std::fs::read_to_string(dir.join(state::SCENARIO_FILE));
-    let (Some(platform), Ok(text)) = (rows.first(), text) else {
+    let (Some(_), Ok(text), Ok(record)) =
+        (rows.first(), std::fs::read_to_string(dir.join(state::SCENARIO_FILE)), state::read_record(&dir))
+    else {
         return Err(TestbedError::NotRunning(name.into()));
     };
     let scenario = Scenario::parse(&text, &dir.join(state::SCENARIO_FILE).display().to_string())?;
     let opts = Options {
         name: name.into(),
-        platform: platform.clone(),
-        native_platform: engine.native_platform()?,
-        driver: Driver::Macvlan,
-        images: Images::from_config(config),
+        platform: record.platform,
+        native_platform: record.native_platform,
+        driver: record.driver,
+        esp: record.esp,
+        images: record.images,
         state: dir,
     };
     Ok(Running { scenario, opts })
 }
 
+/// Before anything is made: can the daemon's machine run `platform`, and
+/// does its kernel have ESP where `--esp kernel` demands it? Probes run in
+/// native helper containers there.
+fn preflight(engine: &Engine, scenario: &Scenario, opts: &Options, progress: &Progress) -> Result<(), TestbedError> {
+    let probes = Probes { engine, image: &opts.images.native_client };
+    if opts.platform != opts.native_platform {
+        let (platform, native) = (opts.platform.clone(), opts.native_platform.clone());
+        let Some(entry) = crate::daemon::binfmt_entry(&opts.platform) else {
+            let why = "imgtool knows no emulator for it".into();
+            return Err(TestbedError::CannotEmulate { platform, native, why });
+        };
+        match probes.binfmt(entry) {
+            Ok(text) => crate::daemon::judge_binfmt(entry, &text)
+                .map(|_| ())
+                .map_err(|why| TestbedError::CannotEmulate { platform, native, why })?,
+            Err(why) if why.starts_with("cannot look") => {
+                progress.note(format!("cannot see the daemon's binfmt_misc ({why}): trying {platform} anyway"))
+            }
+            Err(why) => return Err(TestbedError::CannotEmulate { platform, native, why }),
+        }
+    }
+    if opts.esp == Esp::Kernel {
+        if opts.platform != opts.native_platform {
+            return Err(TestbedError::EspEmulated { native: opts.native_platform.clone() });
+        }
+        let families: Vec<Family> = crate::nodefiles::esp_families(scenario)
+            .into_iter()
+            .map(|f| if f == "6" { Family::V6 } else { Family::V4 })
+            .collect();
+        for (family, answer) in families.iter().zip(crate::parallel::map(&families, |f| probes.kernel_esp(*f))) {
+            match answer {
+                Answer::Yes => {}
+                Answer::No(why) | Answer::Unknown(why) => {
+                    return Err(TestbedError::NoKernelEsp { family: family.label(), why });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
     let (scenario, text) = Scenario::load_with_text(&req.scenario)?;
-    let native = engine.native_platform()?;
+    let daemon = Daemon::probe(engine)?;
+    let native = daemon.platform.clone();
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
-    let opts = Options {
+    let mut opts = Options {
         name: req.name.clone(),
         platform: platform.clone(),
         native_platform: native.clone(),
-        driver: req.driver,
+        // Until the daemon's side is probed (see bringup::credentials_and_driver).
+        driver: if req.driver == DriverChoice::Bridge { Driver::Bridge } else { Driver::Macvlan },
+        esp: req.esp,
         images: req.images.clone().unwrap_or_else(|| Images::from_config(config)),
         state: state::dir(&req.name),
     };
@@ -145,7 +215,8 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
                 nodes: scenario.nodes.len(),
                 tunnels: scenario.tunnels.len(),
                 seconds: 0.0,
-                memory: None,
+                driver: String::new(),
+                memory: Err("not measured".into()),
                 already_up: true,
                 checks: Vec::new(),
             });
@@ -159,31 +230,51 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     }
     refuse_foreign_names(engine, &req.name, &containers, &nets)?;
 
-    let mut needs: Vec<(&str, String)> =
-        vec![("router", platform.clone()), ("client", platform.clone()), ("gateway", platform.clone())];
+    let mut needs: Vec<(&str, String)> = ["router", "client", "gateway"].map(|i| (i, platform.clone())).to_vec();
     if platform != native {
-        // Native helpers: the observer (client) and firewall loaders (gateway).
+        // Native helpers: the observer, the probes and the firewall loaders.
         needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
-    if req.images.is_none() {
-        build::ensure(engine, config, &needs, &native, req.build, progress)?;
+    let probing = platform != native || req.esp == Esp::Kernel;
+    if req.images.is_none() && probing && !req.build {
+        // The native helpers first: the pre-flight probes run in them.
+        let helpers = [("client", native.clone()), ("gateway", native.clone())];
+        build::ensure(engine, config, &helpers, &native, false, progress)?;
+        preflight(engine, &scenario, &opts, progress)?;
+        build::ensure(engine, config, &needs, &native, false, progress)?;
+    } else {
+        if req.images.is_none() {
+            build::ensure(engine, config, &needs, &native, req.build, progress)?;
+        }
+        if probing {
+            preflight(engine, &scenario, &opts, progress)?;
+        }
     }
     stop_if_interrupted()?;
 
     let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
-    state::write(&opts.state, &scenario, &text, &auth)
-        .map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
+    let state_dir = opts.state.clone();
+    let state_error = |source| TestbedError::State { path: state_dir.clone(), source };
+    state::write(&opts.state, &scenario, &text, &auth).map_err(state_error)?;
+    state::write_record(&opts.state, &record(&scenario, &opts)).map_err(state_error)?;
 
-    progress.step("creating credentials and networks");
-    let mut sampler = None;
-    let result = bringup::create(engine, &scenario, &opts, &nets, &containers, &auth, progress).and_then(|()| {
-        sampler = Some(memory::Sampler::start(memory::node_files(engine, &scenario, &opts)?));
+    progress.step("creating credentials, veth parents and networks");
+    let mut meter = None;
+    let result = (|| -> Result<String, TestbedError> {
+        let pick =
+            bringup::credentials_and_driver(engine, &scenario, &opts, req.driver, daemon.is_docker_desktop(), &auth)?;
+        progress.note(format!("network driver: {} ({})", pick.driver.name(), pick.why));
+        opts.driver = pick.driver;
+        state::write_record(&opts.state, &record(&scenario, &opts)).map_err(state_error)?;
+        let nets = spec::networks(&scenario, &opts);
+        bringup::create(engine, &opts, &nets, &containers, progress)?;
+        meter = Some(memory::Meter::start(engine, meter_spec(&scenario, &opts)));
         progress.step("waiting for every node to be healthy");
         // The observer joins the router's namespace while the nodes settle.
         let observer = containers.iter().filter(|c| c.namespace_of.is_some());
         let run_observer = || {
             observer
-                .map(|c| engine.run(&[vec!["run".to_string()], c.run_args()].concat()))
+                .map(|c| engine.run(&[vec!["run".to_string(), "-d".into()], c.create_args()].concat()))
                 .collect::<Result<Vec<_>, _>>()
         };
         let (observed, healthy) = std::thread::scope(|s| {
@@ -192,22 +283,28 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             (o.join().expect("observer thread panicked"), h)
         });
         observed?;
-        healthy
-    });
-    if let Err(e) = result {
-        if req.keep {
-            progress.note(format!(
-                "bring-up failed: left in place (--keep); `imgtool down --name {}` removes it",
-                req.name
-            ));
+        healthy?;
+        Ok(format!("{} ({})", pick.driver.name(), pick.why))
+    })();
+    let driver = match result {
+        Ok(driver) => driver,
+        Err(e) => {
+            let memory = meter.map(memory::Meter::stop);
+            if req.keep {
+                progress.note(format!(
+                    "bring-up failed: left in place (--keep); `imgtool down --name {}` removes it",
+                    req.name
+                ));
+                return Err(e);
+            }
+            drop(memory);
+            progress.note("bring-up failed: removing what was made");
+            let _ = down(engine, &req.name, &Progress::hidden());
             return Err(e);
         }
-        sampler.map(memory::Sampler::stop);
-        progress.note("bring-up failed: removing what was made");
-        let _ = down(engine, &req.name, &Progress::hidden());
-        return Err(e);
-    }
+    };
     if let Err(e) = stop_if_interrupted() {
+        meter.map(memory::Meter::stop);
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);
     }
@@ -215,21 +312,40 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let running = Running { scenario, opts };
     let checks = check::run(engine, &running, progress)?;
     let seconds = started.elapsed().as_secs_f64();
-    let memory = sampler.map(|s| {
-        let current =
-            memory::node_files(engine, &running.scenario, &running.opts).map(|f| memory::sum(&f)).unwrap_or(0);
-        Memory { current, peak: s.stop().max(current) }
-    });
+    let memory = meter.map_or_else(|| Err("not measured".into()), memory::Meter::stop);
     Ok(UpSummary {
         scenario: running.scenario.name.clone(),
         platform,
         nodes: running.scenario.nodes.len(),
         tunnels: running.scenario.tunnels.len(),
         seconds,
+        driver,
         memory,
         already_up: false,
         checks,
     })
+}
+
+fn record(scenario: &Scenario, opts: &Options) -> state::Record {
+    state::Record {
+        scenario: scenario.name.clone(),
+        platform: opts.platform.clone(),
+        native_platform: opts.native_platform.clone(),
+        driver: opts.driver,
+        esp: opts.esp,
+        images: opts.images.clone(),
+    }
+}
+
+/// The memory meter of the scenario's nodes (not the observer).
+fn meter_spec(scenario: &Scenario, opts: &Options) -> memory::MeterSpec {
+    memory::MeterSpec {
+        containers: scenario.nodes.iter().map(|n| opts.container(&n.name)).collect(),
+        name: opts.container("meter"),
+        labels: vec![(LABEL_TESTBED.into(), opts.name.clone()), (spec::LABEL_NODE.into(), "meter".into())],
+        image: opts.images.native_client.clone(),
+        platform: opts.native_platform.clone(),
+    }
 }
 
 fn random_psk(dir: &std::path::Path) -> Result<String, TestbedError> {
@@ -265,12 +381,16 @@ fn refuse_foreign_names(
     Ok(())
 }
 
-/// Removes every container, network, veth parent and state file of the testbed.
+/// Removes every container, network, veth parent and state file of the
+/// testbed. Veth parents live on the daemon's host: a helper there removes
+/// them when the record (or a macvlan network left behind) says there may be some.
 pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
+    let dir = state::dir(name);
+    let recorded = state::read_record(&dir).ok();
     let rows = list(engine, "container", name, "{{.ID}}|{{.Label \"io.imgtool.node\"}}|{{.Image}}")?;
     let ids: Vec<String> = rows.iter().filter_map(|r| r.split('|').next()).map(String::from).collect();
-    // The observer runs a native image with `ip`: the veth remover uses it.
-    let helper = rows.iter().find_map(|r| {
+    // The observer runs a native image with `ip`: the veth remover can use it.
+    let observer_image = rows.iter().find_map(|r| {
         let f: Vec<&str> = r.split('|').collect();
         (f.get(1) == Some(&spec::OBSERVER)).then(|| f.get(2).unwrap_or(&"").to_string())
     });
@@ -280,43 +400,29 @@ pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, 
         a.extend(ids.iter().cloned());
         engine.run(&a)?;
     }
-    let nets = list(engine, "network", name, "{{.ID}}")?;
+    let nets = list(engine, "network", name, "{{.ID}}|{{.Driver}}")?;
+    let macvlan_left = nets.iter().any(|n| n.ends_with("|macvlan"));
     if !nets.is_empty() {
         progress.step(format!("removing {} networks", nets.len()));
         let mut a = vec!["network".to_string(), "rm".into()];
-        a.extend(nets.iter().cloned());
+        a.extend(nets.iter().filter_map(|n| n.split('|').next()).map(String::from));
         engine.run(&a)?;
     }
-    if has_veths(name) {
-        progress.step("removing veth parents");
-        let image = helper
-            .or_else(|| crate::config::Config::discover(None).ok().map(|c| c.reference("client")))
-            .unwrap_or_default();
-        engine.run(&[
-            "run",
-            "--rm",
-            "--network=host",
-            "--cap-add=NET_ADMIN",
-            "--entrypoint",
-            "sh",
-            &image,
-            "-c",
-            &spec::veth_cleanup_script(name),
-        ])?;
+    if macvlan_left || recorded.as_ref().is_some_and(|r| r.driver == Driver::Macvlan) {
+        progress.step("removing veth parents on the daemon's host");
+        let (image, platform) = match &recorded {
+            Some(r) => (r.images.native_client.clone(), r.native_platform.clone()),
+            None => (
+                observer_image
+                    .or_else(|| Config::discover(None).ok().map(|c| c.reference("client")))
+                    .unwrap_or_default(),
+                Daemon::probe(engine)?.platform,
+            ),
+        };
+        bringup::remove_veths(engine, &image, &platform, name)?;
     }
-    let dir = state::dir(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|source| TestbedError::State { path: dir, source })?;
     }
     Ok((ids.len(), nets.len()))
-}
-
-/// Whether the host has veth parents of this testbed. Where the host's /sys
-/// is not the daemon's (Docker Desktop), assume it may.
-fn has_veths(testbed: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
-        return true;
-    };
-    let tag = format!("imgtool/{testbed}/");
-    entries.flatten().any(|e| std::fs::read_to_string(e.path().join("ifalias")).is_ok_and(|a| a.starts_with(&tag)))
 }

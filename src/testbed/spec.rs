@@ -14,7 +14,8 @@ pub const LABEL_PLATFORM: &str = "io.imgtool.platform";
 /// The helper that shares the router's namespace for captures and probes.
 pub const OBSERVER: &str = "observer";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Driver {
     /// Internal macvlan networks, as in the study (a veth pair as parent).
     Macvlan,
@@ -22,8 +23,42 @@ pub enum Driver {
     Bridge,
 }
 
+/// The network driver asked for: `auto` probes the daemon's side once per
+/// `up` and picks macvlan where it works, else bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverChoice {
+    /// macvlan where it works on the daemon's side, else bridge
+    Auto,
+    /// Internal macvlan networks (fails where macvlan cannot work)
+    Macvlan,
+    /// Internal bridge networks
+    Bridge,
+}
+
+/// Which ESP implementation the gateways use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Esp {
+    /// The kernel's where it has ESP for every address family the tunnels use, else userspace
+    Auto,
+    /// The kernel's (kernel-netlink); refused where the kernel lacks ESP
+    Kernel,
+    /// Userspace ESP over TUN (kernel-libipsec)
+    Libipsec,
+}
+
+impl Esp {
+    pub fn name(self) -> &'static str {
+        match self {
+            Esp::Auto => "auto",
+            Esp::Kernel => "kernel",
+            Esp::Libipsec => "libipsec",
+        }
+    }
+}
+
 /// Image references for one testbed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Images {
     pub router: String,
     pub client: String,
@@ -60,6 +95,7 @@ pub struct Options {
     pub platform: String,
     pub native_platform: String,
     pub driver: Driver,
+    pub esp: Esp,
     pub images: Images,
     /// Directory holding each node's files (`<state>/nodes/<node>`).
     pub state: PathBuf,
@@ -112,8 +148,10 @@ pub struct ContainerSpec {
     pub cap_add: Vec<&'static str>,
     pub devices: Vec<&'static str>,
     pub sysctls: Vec<(String, String)>,
-    /// (host path, container path), read-only.
-    pub mounts: Vec<(PathBuf, &'static str)>,
+    /// Node files: (directory on the client, path in the container). `up`
+    /// copies them in before the container starts (no bind mounts, so a
+    /// remote daemon works); `render` mounts them read-only.
+    pub files: Vec<(PathBuf, &'static str)>,
     pub env: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub command: Vec<String>,
@@ -189,14 +227,16 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
                     .collect(),
                 cap_add: vec!["NET_ADMIN"],
                 sysctls,
-                mounts: vec![(dir.clone(), "/etc/imgtool")],
+                files: vec![(dir.clone(), "/etc/imgtool")],
                 labels: labels(scenario, opts, &node.name),
                 ..Default::default()
             };
             match node.role {
                 Role::Gateway => {
                     spec.devices.push("/dev/net/tun");
-                    spec.mounts.push((dir.join("swanctl"), "/etc/swanctl"));
+                    spec.files.push((dir.join("swanctl"), "/etc/swanctl"));
+                    spec.env.push(("IMGTOOL_ESP".into(), opts.esp.name().into()));
+                    spec.env.push(("IMGTOOL_ESP_FAMILIES".into(), nodefiles::esp_families(scenario).join(" ")));
                     if nodefiles::needs_policy_routing(scenario, node) {
                         spec.env.push(("IMGTOOL_ROUTING".into(), "policy".into()));
                     }
@@ -231,12 +271,11 @@ fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, Strin
 }
 
 impl ContainerSpec {
-    /// `docker run` arguments (after `run`), detached.
-    pub fn run_args(&self) -> Vec<String> {
-        let mut a: Vec<String> =
-            vec!["-d".into(), "--name".into(), self.name.clone(), "--hostname".into(), self.node.clone()];
+    /// `docker create` arguments (after `create`; also valid after `run -d`).
+    pub fn create_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = vec!["--name".into(), self.name.clone(), "--hostname".into(), self.node.clone()];
         if self.namespace_of.is_some() {
-            a.truncate(3); // a shared namespace has no hostname of its own
+            a.truncate(2); // a shared namespace has no hostname of its own
         }
         a.extend(["--platform".into(), self.platform.clone()]);
         match &self.namespace_of {
@@ -256,9 +295,6 @@ impl ContainerSpec {
         for (k, v) in &self.sysctls {
             a.push(format!("--sysctl={k}={v}"));
         }
-        for (host, target) in &self.mounts {
-            a.push(format!("--volume={}:{target}:ro", host.display()));
-        }
         for (k, v) in &self.env {
             a.push(format!("--env={k}={v}"));
         }
@@ -271,26 +307,43 @@ impl ContainerSpec {
     }
 }
 
-/// Script for a host-network helper that makes (or removes) the veth parents
-/// of a testbed's macvlan networks; each carries an alias naming its testbed,
-/// so `down` finds leftovers of an interrupted `up`.
-pub fn veth_script(nets: &[NetworkSpec], testbed: &str) -> String {
-    let mut s = String::from("set -e\n");
+/// Script for a host-network helper on the daemon's side that makes the veth
+/// parents of a testbed's macvlan networks, then says whether macvlan works
+/// on them (`macvlan yes`, or `macvlan no <why>`). Values come as arguments,
+/// never spliced into the script: `sh -c SCRIPT sh PARENT PEER ALIAS ...`;
+/// each alias names the testbed, so `down` finds leftovers of an
+/// interrupted `up`.
+pub const VETH_SCRIPT: &str = r#"set -e
+first=$1
+while [ $# -ge 3 ]; do
+  p=$1 q=$2 alias=$3
+  shift 3
+  ip link show "$p" >/dev/null 2>&1 || ip link add "$p" type veth peer name "$q"
+  ip link set "$p" alias "$alias"
+  ip link set "$p" up
+  ip link set "$q" up
+done
+if err=$(ip link add "${first}m" link "$first" type macvlan mode bridge 2>&1); then
+  ip link del "${first}m"
+  echo "macvlan yes"
+else
+  echo "macvlan no $err"
+fi
+"#;
+
+/// The arguments of [`VETH_SCRIPT`] for a testbed's networks.
+pub fn veth_args(nets: &[NetworkSpec], testbed: &str) -> Vec<String> {
+    let mut args = Vec::new();
     for n in nets {
         if let Some((p, q)) = &n.veth {
-            s += &format!(
-                "ip link show {p} >/dev/null 2>&1 || ip link add {p} type veth peer name {q}\n\
-                 ip link set {p} alias imgtool/{testbed}/{net}\nip link set {p} up\nip link set {q} up\n",
-                net = n.scenario_net
-            );
+            args.extend([p.clone(), q.clone(), format!("imgtool/{testbed}/{}", n.scenario_net)]);
         }
     }
-    s
+    args
 }
 
-pub fn veth_cleanup_script(testbed: &str) -> String {
-    format!(
-        "ip -o link show type veth | while read -r _ name rest; do\n\
-         case \"$rest\" in *\"alias imgtool/{testbed}/\"*) ip link del \"${{name%%@*}}\" 2>/dev/null || true ;; esac\ndone\n"
-    )
-}
+/// Removes every veth parent whose alias names testbed `$1`.
+pub const VETH_CLEANUP_SCRIPT: &str = r#"ip -o link show type veth | while read -r _ name rest; do
+  case "$rest" in *"alias imgtool/$1/"*) ip link del "${name%%@*}" 2>/dev/null || true ;; esac
+done
+"#;

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::nodefiles::{self, Auth};
@@ -28,13 +27,21 @@ pub fn dir(testbed: &str) -> PathBuf {
     root().join(testbed)
 }
 
-fn private_dir(path: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+// On Windows the modes have no equivalent: the state lives under the
+// user's profile, whose ACL already keeps other users out.
+pub(crate) fn private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
-fn write_private(path: &Path, text: &str) -> io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> io::Result<()> {
     fs::write(path, text)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+    #[cfg(unix)]
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
 }
 
 /// Writes every node's files for `scenario` under `dir/nodes/`, and the
@@ -75,27 +82,58 @@ pub fn random_psk() -> io::Result<String> {
     Ok(random_bytes::<32>()?.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Shell script for strongSwan's `pki`, run in the gateway image with the
-/// state directory at /state: a fresh CA and one certificate per gateway,
-/// placed in each gateway's swanctl tree. Nothing is printed.
-pub fn pki_script(scenario: &Scenario, testbed: &str) -> String {
-    let mut s = String::from(
-        "set -eu\numask 077\ncd /state\nmkdir -p pki\n\
-         pki --gen --type ed25519 --outform pem >pki/ca.key\n",
-    );
-    s += &format!(
-        "pki --self --ca --lifetime 30 --in pki/ca.key --type priv --dn 'CN=imgtool {testbed} CA' --outform pem >pki/ca.pem\n"
-    );
-    for node in scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)) {
-        let g = &node.name;
-        s += &format!(
-            "d=nodes/{g}/swanctl\npki --gen --type ed25519 --outform pem >$d/pkcs8/{g}.key\n\
-             pki --pub --in $d/pkcs8/{g}.key --type priv | pki --issue --lifetime 30 --cacert pki/ca.pem --cakey pki/ca.key \
-             --dn 'CN={g}' --san {g} --flag serverAuth --outform pem >$d/x509/{g}.pem\n\
-             cp pki/ca.pem $d/x509ca/ca.pem\n"
-        );
-    }
-    s
+/// strongSwan's `pki` in a throwaway gateway container on the daemon's side
+/// (`sh -c PKI_SCRIPT sh CA_DN GATEWAY...`): a fresh CA and one certificate
+/// per gateway, sent back as a tar of `nodes/<gateway>/swanctl/...` on
+/// stdout and nothing else. The CA key never leaves the container.
+pub const PKI_SCRIPT: &str = r#"set -eu
+umask 077
+mkdir -p /tmp/pki /tmp/out
+cd /tmp/pki
+ca_dn=$1
+shift
+pki --gen --type ed25519 --outform pem >ca.key
+pki --self --ca --lifetime 30 --in ca.key --type priv --dn "$ca_dn" --outform pem >ca.pem
+for g in "$@"; do
+  d=/tmp/out/nodes/$g/swanctl
+  mkdir -p "$d/pkcs8" "$d/x509" "$d/x509ca"
+  pki --gen --type ed25519 --outform pem >"$d/pkcs8/$g.key"
+  pki --pub --in "$d/pkcs8/$g.key" --type priv |
+    pki --issue --lifetime 30 --cacert ca.pem --cakey ca.key --dn "CN=$g" --san "$g" --flag serverAuth --outform pem \
+      >"$d/x509/$g.pem"
+  cp ca.pem "$d/x509ca/ca.pem"
+done
+tar -c -C /tmp/out nodes
+"#;
+
+/// The arguments of [`PKI_SCRIPT`]: the CA's DN, then every gateway.
+pub fn pki_args(scenario: &Scenario, testbed: &str) -> Vec<String> {
+    let gateways = scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).map(|n| n.name.clone());
+    std::iter::once(format!("CN=imgtool {testbed} CA")).chain(gateways).collect()
+}
+
+/// What `up` chose, recorded once so that later commands (`check`, `status`,
+/// `exec`, `capture`, `down`) read it back instead of guessing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub scenario: String,
+    pub platform: String,
+    pub native_platform: String,
+    pub driver: super::spec::Driver,
+    pub esp: super::spec::Esp,
+    pub images: super::spec::Images,
+}
+
+pub const RECORD_FILE: &str = "testbed.toml";
+
+pub fn write_record(dir: &Path, record: &Record) -> io::Result<()> {
+    let text = toml::to_string(record).map_err(io::Error::other)?;
+    write_private(&dir.join(RECORD_FILE), &format!("# Written by imgtool up: what this testbed runs.\n{text}"))
+}
+
+pub fn read_record(dir: &Path) -> io::Result<Record> {
+    let text = fs::read_to_string(dir.join(RECORD_FILE))?;
+    toml::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
 #[cfg(test)]
@@ -108,9 +146,13 @@ mod tests {
         let dir = tmp.path().join("tb");
         let s = Scenario::load("site-to-site").unwrap();
         write(&dir, &s, "text", &Auth::Psk("00".into())).unwrap();
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&dir.join("nodes/gateway-a/swanctl/swanctl.conf")), 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join("nodes/gateway-a/swanctl/swanctl.conf")), 0o600);
+        }
         assert!(dir.join("nodes/server-s1/net.conf").is_file());
         assert!(!dir.join("nodes/server-s1/firewall.nft").exists());
         assert!(dir.join("nodes/gateway-s/firewall.nft").is_file());
@@ -125,10 +167,24 @@ mod tests {
     }
 
     #[test]
-    fn pki_script_makes_a_certificate_per_gateway() {
+    fn pki_gets_the_gateways_as_arguments() {
         let s = Scenario::load("site-to-site").unwrap();
-        let script = pki_script(&s, "t");
-        assert_eq!(script.matches("pki --issue").count(), 3);
-        assert!(script.contains("--san gateway-b"));
+        assert_eq!(pki_args(&s, "t"), ["CN=imgtool t CA", "gateway-a", "gateway-b", "gateway-s"]);
+        assert!(!PKI_SCRIPT.contains("gateway-a"), "values are arguments, not script text");
+    }
+
+    #[test]
+    fn record_reads_back_what_was_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let record = Record {
+            scenario: "site-to-site".into(),
+            platform: "linux/arm64".into(),
+            native_platform: "linux/amd64".into(),
+            driver: super::super::spec::Driver::Bridge,
+            esp: super::super::spec::Esp::Kernel,
+            images: super::super::spec::Images::same_for_all("r".into(), "c".into(), "g".into()),
+        };
+        write_record(tmp.path(), &record).unwrap();
+        assert_eq!(read_record(tmp.path()).unwrap(), record);
     }
 }
