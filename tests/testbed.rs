@@ -161,6 +161,7 @@ fn foreign_container_name_is_refused_and_left_alone() {
 }
 
 #[test]
+#[cfg(unix)] // SIGINT to a process group
 fn interrupted_up_is_cleaned_by_down() {
     let _g = docker_lock();
     let native = native_platform();

@@ -1,0 +1,197 @@
+//! imgtool where the daemon is not on imgtool's machine: imgtool runs in a
+//! container given only the Docker socket, so its /proc, /sys, network
+//! namespace and files are not the daemon's (stricter than Docker Desktop,
+//! a remote context or `DOCKER_HOST=ssh://`). Every command works there,
+//! for every scenario, and the daemon's host is left as it was.
+//! The "Docker Desktop-like" variant also shares the state directory at the
+//! same path on both sides, as Docker Desktop's file sharing does.
+//! These tests fail (never skip) without an engine; see scripts/setup-debian.sh.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::sync::Once;
+
+/// This checkout's images for both platforms, built once per test process
+/// (the client container has no images/ tree to build from).
+fn images() {
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        let engine = imgtool::engine::Engine::default();
+        let config =
+            imgtool::config::Config::discover(Some(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml"))))
+                .expect("imgtool.toml");
+        let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
+        imgtool::build::build_local(
+            &engine,
+            &config,
+            &["router", "client", "gateway"],
+            &platforms,
+            &imgtool::progress::Progress::hidden(),
+        )
+        .expect("building this checkout's images for linux/amd64 and linux/arm64");
+    });
+}
+
+/// A container holding imgtool, the docker CLI and its plugins, with the
+/// daemon's socket and nothing else of the host's.
+struct Client {
+    name: String,
+}
+
+impl Client {
+    fn start(name: &str, shared: Option<&Path>) -> Client {
+        sh(&format!("docker rm -f {name} >/dev/null 2>&1")).success();
+        let mut run = format!(
+            "docker create --name {name} --label io.imgtool.test=remote -v /var/run/docker.sock:/var/run/docker.sock"
+        );
+        if let Some(dir) = shared {
+            // Docker Desktop shares paths under the home directory with its VM.
+            run += &format!(" -v {d}:{d} -e HOME={d}", d = dir.display());
+        }
+        run += " --entrypoint sleep docker.io/vpnlab/client:latest infinity";
+        sh(&run).success();
+        let docker = sh("command -v docker").success().stdout.trim().to_string();
+        let bin = env!("CARGO_BIN_EXE_imgtool");
+        for (from, to) in [(bin, "/usr/local/bin/imgtool"), (docker.as_str(), "/usr/local/bin/docker")] {
+            sh(&format!("docker cp {from} {name}:{to}")).success();
+        }
+        sh(&format!(
+            "docker exec {name} true 2>/dev/null; docker start {name} >/dev/null && \
+             docker exec {name} mkdir -p /usr/libexec/docker && docker cp /usr/libexec/docker/cli-plugins {name}:/usr/libexec/docker/"
+        ))
+        .success();
+        Client { name: name.into() }
+    }
+
+    fn imgtool(&self, args: &[&str]) -> Run {
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let mut r = sh(&format!("docker exec -w / {} imgtool {}", self.name, quoted.join(" ")));
+        r.cmd = format!("(in {}) imgtool {}", self.name, args.join(" "));
+        r
+    }
+
+    fn file(&self, path: &str) -> Vec<u8> {
+        let out = std::process::Command::new("docker").args(["exec", &self.name, "cat", path]).output().unwrap();
+        assert!(out.status.success(), "cannot read {path} in {}", self.name);
+        out.stdout
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        sh(&format!("docker rm -f {} >/dev/null 2>&1", self.name));
+    }
+}
+
+fn assert_all_pass(r: &Run) {
+    assert!(r.stdout.lines().filter(|l| l.starts_with("PASS")).count() >= 9, "{}", r.describe());
+    assert!(!r.stdout.contains("FAIL"), "{}", r.describe());
+}
+
+/// up, check, status, exec, capture and down, all from the client container.
+fn round_trip(client: &Client, scenario: &str, platform: &str, extra: &[&str]) {
+    let name = format!("r-{}", scenario.replace("site-to-site", "s2s").replace("host-to-host", "h2h"));
+    let before = host_snapshot();
+    let mut args = vec!["up", scenario, "--name", &name, "--platform", platform];
+    args.extend(extra);
+    let up = client.imgtool(&args);
+    if up.code != 0 {
+        client.imgtool(&["down", "--name", &name]);
+    }
+    let up = up.success();
+    assert_all_pass(&up);
+    let memory = up.stdout.lines().find(|l| l.starts_with("memory")).unwrap_or_default().to_string();
+    assert!(memory.contains("MiB now, peak") && !memory.contains("unknown"), "no memory figure:\n{}", up.describe());
+
+    let check = client.imgtool(&["check", "--name", &name]);
+    let status = client.imgtool(&["status", "--name", &name]);
+    // What the checks' clients call: the server, or the gateway that forwards to it.
+    let target = imgtool::scenario::Scenario::load(scenario).unwrap().service_addr().to_string();
+    let target = target.as_str();
+    let ping = client.imgtool(&["exec", "client-a1", "--name", &name, "--", "ping", "-c", "1", "-W", "3", target]);
+    // A capture on the router's link from site A while client-a1 calls the
+    // server: it must hold ESP (the capture stops after 6 packets).
+    let capture = std::thread::scope(|s| {
+        let cap = s.spawn(|| {
+            client.imgtool(&[
+                "capture",
+                "router",
+                "isp-a",
+                "-w",
+                "/tmp/a.pcap",
+                "-c",
+                "6",
+                "--duration",
+                "20",
+                "--name",
+                &name,
+            ])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        client.imgtool(&[
+            "exec",
+            "client-a1",
+            "--name",
+            &name,
+            "--",
+            "ping",
+            "-c",
+            "8",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            target,
+        ]);
+        cap.join().unwrap()
+    });
+    let pcap = capture.code.eq(&0).then(|| client.file("/tmp/a.pcap"));
+    let down = client.imgtool(&["down", "--name", &name]);
+    down.success();
+    assert_all_pass(&check.success());
+    let status = status.success();
+    assert!(status.stdout.contains("gateway-a") && status.stdout.contains("running healthy"), "{}", status.stdout);
+    assert!(ping.success().stdout.contains("1 received"));
+    capture.success();
+    let cap = imgtool::check::pcap::parse(&pcap.unwrap()).expect("a readable pcap");
+    let esp = cap
+        .packets
+        .iter()
+        .filter(|p| matches!(p.class, imgtool::check::pcap::Class::Esp | imgtool::check::pcap::Class::EspInUdp))
+        .count();
+    assert!(esp >= 1, "no ESP among {} captured packets", cap.packets.len());
+    assert_eq!(host_snapshot(), before, "down left something behind on the daemon's host");
+}
+
+fn all_scenarios(client: &Client) {
+    let native = native_platform();
+    round_trip(client, "site-to-site", &native, &[]);
+    round_trip(client, "site-to-site-ipv6", &native, &[]);
+    round_trip(client, "host-to-host", &native, &["--psk"]);
+    round_trip(client, "site-to-site", "linux/arm64", &[]);
+}
+
+#[test]
+fn imgtool_in_a_container_with_only_the_docker_socket() {
+    let _g = docker_lock();
+    images();
+    let client = Client::start("imgtool-remote-client", None);
+    let doctor = client.imgtool(&["doctor"]).success();
+    assert!(
+        doctor.stdout.contains("daemon machine") && doctor.stdout.contains("local (unix:///var/run/docker.sock)"),
+        "{}",
+        doctor.describe()
+    );
+    all_scenarios(&client);
+}
+
+#[test]
+fn imgtool_in_a_container_sharing_the_state_directory_like_docker_desktop() {
+    let _g = docker_lock();
+    images();
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let client = Client::start("imgtool-desktop-client", Some(home.path()));
+    all_scenarios(&client);
+}
