@@ -212,6 +212,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // the fake helper is a shell script
     fn credential_helper_protocol() {
         let dir = tempfile::tempdir().unwrap();
         let helper = dir.path().join("docker-credential-fake");

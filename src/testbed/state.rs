@@ -11,10 +11,16 @@ use crate::scenario::Scenario;
 
 pub const SCENARIO_FILE: &str = "scenario.toml";
 
-/// `$IMGTOOL_STATE_DIR`, else `$XDG_STATE_HOME/imgtool`, else `~/.local/state/imgtool`.
+/// `$IMGTOOL_STATE_DIR`, else `$XDG_STATE_HOME/imgtool`, else
+/// `~/.local/state/imgtool` (on Windows `%LOCALAPPDATA%\imgtool`, inside the
+/// user's profile, whose ACL keeps other users out).
 pub fn root() -> PathBuf {
     if let Some(dir) = std::env::var_os("IMGTOOL_STATE_DIR") {
         return dir.into();
+    }
+    #[cfg(windows)]
+    if let Some(dir) = std::env::var_os("LOCALAPPDATA") {
+        return PathBuf::from(dir).join("imgtool");
     }
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
         return PathBuf::from(dir).join("imgtool");
@@ -69,11 +75,10 @@ pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) 
     Ok(())
 }
 
-/// `N` random bytes from the kernel.
+/// `N` random bytes from the operating system (getrandom(2), BCryptGenRandom, ...).
 pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
-    use std::io::Read;
     let mut bytes = [0u8; N];
-    fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
     Ok(bytes)
 }
 
