@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# It builds for Windows and compiles for macOS (students' laptops).
+bash scripts/cross-check.sh
 cargo test --no-fail-fast

@@ -10,6 +10,8 @@ use crate::progress::Progress;
 pub enum BuildError {
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
     #[error(
         "image {reference} is missing for {platform}: pulling failed ({pull}) and there is no images/ source tree to build it from; run imgtool in a checkout or use --registry to pull from elsewhere"
     )]
@@ -54,6 +56,7 @@ pub fn build_local(
     platforms: &[String],
     progress: &Progress,
 ) -> Result<(), BuildError> {
+    crate::daemon::require_plugin(engine, "buildx")?;
     let mut wanted: Vec<&str> = names.to_vec();
     for n in names {
         if let Some(from) = config.image(n).and_then(|i| i.from.as_deref()) {

@@ -109,6 +109,7 @@ pub fn write(
     output: &Path,
 ) -> Result<PathBuf> {
     let (scenario, text) = Scenario::load_with_text(scenario_arg)?;
+    crate::daemon::require_plugin(engine, "compose")?;
     if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
         bail!(
             "{} exists and is not an imgtool render output: choose an empty or new directory with -o",

@@ -5,7 +5,7 @@ use common::*;
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["up", "check", "status", "exec", "capture", "down", "render", "doctor"] {
+    for cmd in ["up", "check", "status", "exec", "capture", "down", "render", "doctor", "build", "merge", "inspect"] {
         let r = imgtool(&[cmd, "--help"]).success();
         assert!(r.stdout.contains("Example"), "{cmd} --help has no example:\n{}", r.stdout);
     }
@@ -77,4 +77,30 @@ fn render_refuses_a_foreign_directory() {
     let r = imgtool(&["render", "-o", dir.path().to_str().unwrap()]).code(1);
     assert!(r.stderr.contains("is not an imgtool render output"), "{}", r.describe());
     assert!(dir.path().join("precious.txt").exists());
+}
+
+#[test]
+fn a_daemon_too_old_or_a_missing_plugin_is_one_clear_line() {
+    // A stand-in docker CLI: an old engine cannot be installed beside the
+    // real one here, and the real CLI finds its plugins in system paths.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("docker");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in\n  version) echo '{\"Server\":{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\",\"Arch\":\"amd64\"}}' ;;\n  *) echo \"docker: '$1' is not a docker command.\" >&2; exit 1 ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let env = [("IMGTOOL_DOCKER", fake.to_str().unwrap())];
+    let out = dir.path().join("lab");
+    for (args, want) in [
+        (vec!["up"], "the Docker daemon is too old: engine 20.10.24 (API 1.41); imgtool needs API 1.44"),
+        (vec!["build", "--platform", "linux/amd64"], "the docker CLI has no buildx plugin"),
+        (vec!["render", "-o", out.to_str().unwrap()], "the docker CLI has no compose plugin"),
+    ] {
+        let r = imgtool_env(&args, &env).code(1);
+        assert!(r.stderr.contains(want), "{}", r.describe());
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    }
+    assert!(!out.exists(), "a refused render wrote files");
 }

@@ -237,3 +237,38 @@ fn doctor_reports_this_machine() {
     let down = imgtool_env(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]).code(1);
     assert!(down.stdout.contains("FAIL") && down.stdout.contains("setup-debian.sh"), "{}", down.describe());
 }
+
+#[test]
+fn bad_input_about_the_daemons_machine_is_one_clear_line_and_makes_nothing() {
+    let _g = docker_lock();
+    let native = native_platform();
+    // Build this checkout's images first if no test did: the probes run in them.
+    if build_flag(&native).is_some() {
+        up("site-to-site", "t-prebuild", &native, &["--build"]).success();
+        imgtool(&["down", "--name", "t-prebuild"]).success();
+    }
+    let before = host_snapshot();
+    for (args, want) in [
+        // These machines' kernel has no ESP at all.
+        (
+            vec!["--esp", "kernel", "--platform", native.as_str()],
+            "--esp kernel: the daemon's kernel has no ESP for IPv4",
+        ),
+        (vec!["--esp", "kernel", "--platform", "linux/arm64"], "--esp kernel needs the daemon's native platform"),
+        // setup-debian.sh registers only qemu-aarch64 with binfmt_misc.
+        (
+            vec!["--platform", "linux/s390x"],
+            "can neither run linux/s390x natively nor emulate it (no qemu-s390x handler)",
+        ),
+        (vec!["--platform", "linux/sparc"], "imgtool knows no emulator for it"),
+    ] {
+        let mut full = vec!["up", "-q", "--name", "t-bad"];
+        full.extend(args);
+        let r = imgtool(&full).code(1);
+        assert!(r.stderr.contains(want), "{}", r.describe());
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    }
+    assert_eq!(host_snapshot(), before, "a refused up left something behind");
+    let gone = imgtool(&["status", "--name", "t-bad"]).code(1);
+    assert!(gone.stderr.contains("no testbed named t-bad"), "{}", gone.describe());
+}

@@ -187,6 +187,7 @@ pub fn build(engine: &Engine, config: &Config, args: &BuildArgs, quiet: bool) ->
         print!("{}", plan.render(publish));
         return Ok(0);
     }
+    crate::daemon::require_plugin(engine, "buildx")?;
     let progress = Progress::new(quiet);
     let work = tempfile::Builder::new().prefix("imgtool-build-").tempdir()?;
     // Platforms build side by side (each in dependency order): the exports

@@ -82,21 +82,35 @@ pub(super) fn credentials_and_driver(
         (p.join().expect("pki thread panicked"), v)
     });
     made?;
-    let Some(answer) = probed? else {
-        let why = if choice == DriverChoice::Bridge { "as asked" } else { "Docker Desktop does not support macvlan" };
-        return Ok(DriverPick { driver: Driver::Bridge, why: why.into() });
+    let answer = probed?;
+    let pick = pick_driver(choice, answer.as_deref());
+    if pick.as_ref().map_or(true, |p| p.driver == Driver::Bridge) && answer.is_some() {
+        remove_veths(engine, &opts.images.native_client, &opts.native_platform, &opts.name)?;
+    }
+    pick
+}
+
+/// The driver from the choice and the veth helper's answer (`None`: not
+/// asked, bridge was certain).
+fn pick_driver(choice: DriverChoice, answer: Option<&str>) -> Result<DriverPick, TestbedError> {
+    let pick = |driver, why: &str| Ok(DriverPick { driver, why: why.into() });
+    let Some(answer) = answer else {
+        return pick(Driver::Bridge, if choice == DriverChoice::Bridge { "as asked" } else { DESKTOP });
     };
     if answer.lines().any(|l| l == "macvlan yes") {
-        let why = if choice == DriverChoice::Macvlan { "as asked" } else { "macvlan works on the daemon's side" };
-        return Ok(DriverPick { driver: Driver::Macvlan, why: why.into() });
+        return pick(
+            Driver::Macvlan,
+            if choice == DriverChoice::Macvlan { "as asked" } else { "macvlan works on the daemon's side" },
+        );
     }
-    let why = answer.lines().find_map(|l| l.strip_prefix("macvlan no ")).unwrap_or("no answer").trim().to_string();
-    remove_veths(engine, &opts.images.native_client, &opts.native_platform, &opts.name)?;
-    if choice == DriverChoice::Macvlan {
-        return Err(TestbedError::NoMacvlan(why));
+    let why = answer.lines().find_map(|l| l.strip_prefix("macvlan no ")).unwrap_or("no answer").trim();
+    match choice {
+        DriverChoice::Macvlan => Err(TestbedError::NoMacvlan(why.into())),
+        _ => pick(Driver::Bridge, &format!("macvlan does not work on the daemon's side: {why}")),
     }
-    Ok(DriverPick { driver: Driver::Bridge, why: format!("macvlan does not work on the daemon's side: {why}") })
 }
+
+const DESKTOP: &str = "Docker Desktop does not support macvlan";
 
 /// Removes the testbed's veth parents on the daemon's host.
 pub(super) fn remove_veths(engine: &Engine, image: &str, platform: &str, testbed: &str) -> Result<(), TestbedError> {
@@ -203,5 +217,27 @@ pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeou
             });
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_picks_macvlan_where_it_works_and_bridge_elsewhere() {
+        let pick = |choice, answer| pick_driver(choice, answer).map(|p| (p.driver, p.why));
+        let auto = DriverChoice::Auto;
+        assert_eq!(pick(auto, Some("macvlan yes\n")).unwrap().0, Driver::Macvlan);
+        let (driver, why) = pick(auto, Some("macvlan no RTNETLINK answers: Operation not supported\n")).unwrap();
+        assert_eq!(driver, Driver::Bridge);
+        assert!(why.contains("Operation not supported"), "{why}");
+        assert_eq!(pick(auto, None).unwrap(), (Driver::Bridge, DESKTOP.to_string()));
+        assert_eq!(pick(DriverChoice::Bridge, None).unwrap(), (Driver::Bridge, "as asked".to_string()));
+        let refused = pick(DriverChoice::Macvlan, Some("macvlan no not here")).unwrap_err().to_string();
+        assert!(
+            refused.starts_with("--driver macvlan: macvlan does not work") && refused.contains("not here"),
+            "{refused}"
+        );
     }
 }
