@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # Shared start-up of every imgtool node, sourced by each image's entrypoint.
-# imgtool mounts the node's declared network at /etc/imgtool/net.conf:
+# imgtool copies the node's declared network in at /etc/imgtool/net.conf:
 #   link <mac> <name> [<addr>/<prefix> ...]   rename the interface with that MAC,
 #                                             drop Docker's addresses, add ours
 #   route <destination> <gateway>             after all links are up
