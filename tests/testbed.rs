@@ -49,6 +49,8 @@ fn round_trip(scenario: &str, platform: &str, extra: &[&str]) {
         "{}",
         r.stdout
     );
+    // --driver auto on this kernel (macvlan works on a veth parent).
+    assert!(r.stdout.contains("network   macvlan (macvlan works on the daemon's side)"), "{}", r.stdout);
     let c = imgtool(&["check", "--name", &name]);
     imgtool(&["down", "--name", &name]).success();
     assert_all_pass(&c.success());
@@ -130,7 +132,17 @@ fn exec_status_and_capture_work_on_a_running_testbed() {
     let cap =
         imgtool(&["capture", "router", "isp-a", "-w", pcap.to_str().unwrap(), "--duration", "2", "--name", "t-ops"]);
     let unknown = imgtool(&["exec", "nobody", "--name", "t-ops", "--", "true"]);
+    // Files are copied in, not mounted: keys owner-only, nothing bound from the client.
+    let modes = sh(
+        "docker exec t-ops-gateway-a stat -c '%a %U %n' /etc/swanctl/pkcs8/gateway-a.key /etc/swanctl/swanctl.conf /etc/imgtool",
+    );
+    let mounts = sh("docker inspect -f '{{len .Mounts}}' t-ops-gateway-a t-ops-client-a1");
     imgtool(&["down", "--name", "t-ops"]).success();
+    assert_eq!(
+        modes.success().stdout,
+        "600 root /etc/swanctl/pkcs8/gateway-a.key\n600 root /etc/swanctl/swanctl.conf\n700 root /etc/imgtool\n"
+    );
+    assert_eq!(mounts.success().stdout, "0\n0\n", "a node has a bind mount");
     assert!(ping.success().stdout.contains("1 received"));
     let status = status.success();
     assert!(status.stdout.contains("gateway-a") && status.stdout.contains("running healthy"), "{}", status.stdout);
