@@ -7,6 +7,8 @@
 #
 #   scripts/bench-testbed.sh [RUNS] [PLATFORM...]
 #   SCENARIOS="site-to-site" scripts/bench-testbed.sh 50 linux/amd64
+#   DOCKER_HOST=tcp://127.0.0.1:23750 scripts/bench-testbed.sh 3   # a remote daemon (the ESP VM)
+#   IMGTOOL_CMD="docker exec bench-client imgtool" scripts/bench-testbed.sh 10   # see bench-remote.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -15,8 +17,8 @@ platforms=("$@")
 [ ${#platforms[@]} -gt 0 ] || platforms=("$(docker version -f '{{.Server.Os}}/{{.Server.Arch}}')")
 read -r -a scenarios <<<"${SCENARIOS:-site-to-site site-to-site-ipv6 host-to-host}"
 cargo build --release --quiet
-bin=target/release/imgtool
-export IMGTOOL_STATE_DIR=${IMGTOOL_STATE_DIR:-$(mktemp -d)}
+read -r -a bin <<<"${IMGTOOL_CMD:-target/release/imgtool}"
+[ -n "${IMGTOOL_CMD:-}" ] || export IMGTOOL_STATE_DIR=${IMGTOOL_STATE_DIR:-$(mktemp -d)}
 name=bench
 
 now() { date +%s.%N; }
@@ -29,12 +31,12 @@ echo "|---|---|---|---|---|---|---|"
 for platform in "${platforms[@]}"; do
   for scenario in "${scenarios[@]}"; do
     # Make sure images are present (not timed).
-    $bin up "$scenario" --name $name --platform "$platform" -q >/dev/null 2>&1 || true
-    $bin down --name $name -q >/dev/null 2>&1
+    "${bin[@]}" up "$scenario" --name $name --platform "$platform" -q >/dev/null 2>&1 || true
+    "${bin[@]}" down --name $name -q >/dev/null 2>&1
     ups=() downs=() mems=() failed=0
     for _ in $(seq "$runs"); do
       t0=$(now)
-      if out=$($bin up "$scenario" --name $name --platform "$platform" -q 2>&1); then
+      if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q 2>&1); then
         t1=$(now)
         ups+=("$(awk "BEGIN {print $t1 - $t0}")")
         mems+=("$(echo "$out" | sed -n 's/^memory .*peak \([0-9.]*\) MiB.*/\1/p')")
@@ -43,7 +45,7 @@ for platform in "${platforms[@]}"; do
         echo "$out" | grep -E 'FAIL|error' | head -5 >&2
       fi
       t0=$(now)
-      $bin down --name $name -q >/dev/null
+      "${bin[@]}" down --name $name -q >/dev/null
       downs+=("$(awk "BEGIN {print $(now) - $t0}")")
     done
     read -r umin umed umax < <(printf '%s\n' "${ups[@]}" | grep . | stats)
