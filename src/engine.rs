@@ -155,19 +155,24 @@ impl Engine {
         Ok(run)
     }
 
-    /// Runs docker; a non-zero exit is an error carrying the stderr tail.
-    pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, EngineError> {
-        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
-        let run = self.output(&args)?;
+    /// `value` if `run` succeeded, else the error carrying the stderr tail.
+    fn checked<T>(&self, args: &[String], run: &Run, value: T) -> Result<T, EngineError> {
         if run.ok() {
-            Ok(run.stdout)
+            Ok(value)
         } else {
             Err(EngineError::Failed {
-                cmd: self.command_line(&args),
+                cmd: self.command_line(args),
                 status: format!("exit {}", run.code),
                 tail: last_lines(&run.stderr, 3),
             })
         }
+    }
+
+    /// Runs docker; a non-zero exit is an error carrying the stderr tail.
+    pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let run = self.output(&args)?;
+        self.checked(&args, &run, run.stdout.clone())
     }
 
     /// Runs docker with `input` on its stdin (a tar stream for `docker cp -`,
@@ -176,15 +181,7 @@ impl Engine {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
         let out = self.expr(&args).stdin_bytes(input).stdout_capture().stderr_capture().unchecked().run();
         let run = self.classify(&args, out)?;
-        if run.ok() {
-            Ok(run.stdout)
-        } else {
-            Err(EngineError::Failed {
-                cmd: self.command_line(&args),
-                status: format!("exit {}", run.code),
-                tail: last_lines(&run.stderr, 3),
-            })
-        }
+        self.checked(&args, &run, run.stdout.clone())
     }
 
     /// Runs docker and returns raw stdout bytes (for pcap files and such).
@@ -193,15 +190,7 @@ impl Engine {
         let out = self.expr(&args).stdout_capture().stderr_capture().unchecked().run();
         let raw = out.as_ref().map(|o| o.stdout.clone()).unwrap_or_default();
         let run = self.classify(&args, out)?;
-        if run.ok() {
-            Ok(raw)
-        } else {
-            Err(EngineError::Failed {
-                cmd: self.command_line(&args),
-                status: format!("exit {}", run.code),
-                tail: last_lines(&run.stderr, 3),
-            })
-        }
+        self.checked(&args, &run, raw)
     }
 
     /// Runs docker attached to this terminal (exec, capture); returns its exit code.
