@@ -7,6 +7,7 @@ mod bringup;
 mod files;
 pub mod memory;
 pub mod ops;
+mod preflight;
 pub mod spec;
 pub mod state;
 
@@ -16,7 +17,7 @@ use std::time::Instant;
 use crate::build::{self, BuildError};
 use crate::check::{self, CheckResult};
 use crate::config::Config;
-use crate::daemon::{Answer, Daemon, DaemonError, Family, Probes};
+use crate::daemon::{Daemon, DaemonError};
 use crate::engine::{Engine, EngineError};
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
@@ -136,47 +137,6 @@ pub fn find(engine: &Engine, name: &str) -> Result<Running, TestbedError> {
     Ok(Running { scenario, opts })
 }
 
-/// Before anything is made: can the daemon's machine run `platform`, and
-/// does its kernel have ESP where `--esp kernel` demands it? Probes run in
-/// native helper containers there.
-fn preflight(engine: &Engine, scenario: &Scenario, opts: &Options, progress: &Progress) -> Result<(), TestbedError> {
-    let probes = Probes { engine, image: &opts.images.native_client };
-    if opts.platform != opts.native_platform {
-        let (platform, native) = (opts.platform.clone(), opts.native_platform.clone());
-        let Some(entry) = crate::daemon::binfmt_entry(&opts.platform) else {
-            let why = "imgtool knows no emulator for it".into();
-            return Err(TestbedError::CannotEmulate { platform, native, why });
-        };
-        match probes.binfmt(entry) {
-            Ok(text) => crate::daemon::judge_binfmt(entry, &text)
-                .map(|_| ())
-                .map_err(|why| TestbedError::CannotEmulate { platform, native, why })?,
-            Err(why) if why.starts_with("cannot look") => {
-                progress.note(format!("cannot see the daemon's binfmt_misc ({why}): trying {platform} anyway"))
-            }
-            Err(why) => return Err(TestbedError::CannotEmulate { platform, native, why }),
-        }
-    }
-    if opts.esp == Esp::Kernel {
-        if opts.platform != opts.native_platform {
-            return Err(TestbedError::EspEmulated { native: opts.native_platform.clone() });
-        }
-        let families: Vec<Family> = crate::nodefiles::esp_families(scenario)
-            .into_iter()
-            .map(|f| if f == "6" { Family::V6 } else { Family::V4 })
-            .collect();
-        for (family, answer) in families.iter().zip(crate::parallel::map(&families, |f| probes.kernel_esp(*f))) {
-            match answer {
-                Answer::Yes => {}
-                Answer::No(why) | Answer::Unknown(why) => {
-                    return Err(TestbedError::NoKernelEsp { family: family.label(), why });
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
     let (scenario, text) = Scenario::load_with_text(&req.scenario)?;
@@ -240,14 +200,14 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         // The native helpers first: the pre-flight probes run in them.
         let helpers = [("client", native.clone()), ("gateway", native.clone())];
         build::ensure(engine, config, &helpers, &native, false, progress)?;
-        preflight(engine, &scenario, &opts, progress)?;
+        preflight::check(engine, &scenario, &opts, progress)?;
         build::ensure(engine, config, &needs, &native, false, progress)?;
     } else {
         if req.images.is_none() {
             build::ensure(engine, config, &needs, &native, req.build, progress)?;
         }
         if probing {
-            preflight(engine, &scenario, &opts, progress)?;
+            preflight::check(engine, &scenario, &opts, progress)?;
         }
     }
     stop_if_interrupted()?;
