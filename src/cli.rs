@@ -64,6 +64,9 @@ pub enum Command {
         /// Leave a testbed that failed to come up in place, for inspection
         #[arg(long)]
         keep: bool,
+        /// Seconds to wait for every node to be healthy (default 60, 240 on an emulated platform)
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         /// Pull the images from this registry and namespace instead of imgtool.toml's, e.g. 127.0.0.1:5000/vpnlab
         #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
         registry: Option<String>,

@@ -39,9 +39,10 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, registry, tag } => {
+        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, timeout, registry, tag } => {
             let progress = Progress::new(cli.quiet);
-            let req = UpRequest { scenario, name: name.name, platform, build, psk, driver, esp, keep, images: None };
+            let req =
+                UpRequest { scenario, name: name.name, platform, build, psk, driver, esp, keep, timeout, images: None };
             let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();

@@ -83,6 +83,9 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     r += "  chain input {\n    type filter hook input priority filter; policy drop;\n";
     r += "    iif lo accept\n    ct state established,related accept\n    ct state invalid drop\n";
     let _ = writeln!(r, "    iifname != \"{}\" accept", isp.network);
+    // Decrypted by the kernel's ESP, tunnel traffic arrives on the ISP link
+    // itself (kernel-libipsec hands it in on ipsec0, accepted above).
+    r += "    meta ipsec exists accept\n";
     if !peers.is_empty() {
         let _ = writeln!(r, "    {fam} saddr {{ {peer_set} }} udp dport {{ 500, 4500 }} accept");
         let _ = writeln!(r, "    {fam} saddr {{ {peer_set} }} meta l4proto esp accept");

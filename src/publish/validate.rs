@@ -49,6 +49,7 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progr
                 driver: DriverChoice::Auto,
                 esp: Esp::Auto,
                 keep: false,
+                timeout: None,
                 images: Some(images.clone()),
             };
             let outcome = testbed::up(engine, config, &req, progress);

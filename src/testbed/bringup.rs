@@ -213,7 +213,10 @@ pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeou
         if Instant::now() > deadline {
             return Err(TestbedError::Unhealthy {
                 node: pending.join(", "),
-                detail: format!("still starting after {timeout_s} s; see `docker logs {}`", pending[0]),
+                detail: format!(
+                    "still starting after {timeout_s} s; see `docker logs {}`, or wait longer with --timeout",
+                    pending[0]
+                ),
             });
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -81,6 +81,8 @@ pub struct UpRequest {
     pub esp: Esp,
     /// Leave a testbed that failed to come up in place, for inspection.
     pub keep: bool,
+    /// Seconds to wait for health (slow machines, VMs without acceleration).
+    pub timeout: Option<u64>,
     /// Exactly these images (e.g. just built, by digest) instead of imgtool.toml's.
     pub images: Option<Images>,
 }
@@ -239,7 +241,8 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         };
         let (observed, healthy) = std::thread::scope(|s| {
             let o = s.spawn(run_observer);
-            let h = bringup::wait_healthy(engine, &containers, if platform == native { 60 } else { 240 });
+            let timeout = req.timeout.unwrap_or(if platform == native { 60 } else { 240 });
+            let h = bringup::wait_healthy(engine, &containers, timeout);
             (o.join().expect("observer thread panicked"), h)
         });
         observed?;
