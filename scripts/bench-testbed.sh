@@ -7,7 +7,7 @@
 #
 #   scripts/bench-testbed.sh [RUNS] [PLATFORM...]
 #   SCENARIOS="site-to-site" scripts/bench-testbed.sh 50 linux/amd64
-#   DOCKER_HOST=tcp://127.0.0.1:23750 scripts/bench-testbed.sh 3   # a remote daemon (the ESP VM)
+#   DOCKER_HOST=tcp://127.0.0.1:23750 UP_ARGS="--esp kernel --timeout 400" scripts/bench-testbed.sh 1   # the ESP VM
 #   IMGTOOL_CMD="docker exec bench-client imgtool" scripts/bench-testbed.sh 10   # see bench-remote.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ shift || true
 platforms=("$@")
 [ ${#platforms[@]} -gt 0 ] || platforms=("$(docker version -f '{{.Server.Os}}/{{.Server.Arch}}')")
 read -r -a scenarios <<<"${SCENARIOS:-site-to-site site-to-site-ipv6 host-to-host}"
+read -r -a up_args <<<"${UP_ARGS:-}"
 cargo build --release --quiet
 read -r -a bin <<<"${IMGTOOL_CMD:-target/release/imgtool}"
 [ -n "${IMGTOOL_CMD:-}" ] || export IMGTOOL_STATE_DIR=${IMGTOOL_STATE_DIR:-$(mktemp -d)}
@@ -31,12 +32,12 @@ echo "|---|---|---|---|---|---|---|"
 for platform in "${platforms[@]}"; do
   for scenario in "${scenarios[@]}"; do
     # Make sure images are present (not timed).
-    "${bin[@]}" up "$scenario" --name $name --platform "$platform" -q >/dev/null 2>&1 || true
+    "${bin[@]}" up "$scenario" --name $name --platform "$platform" -q "${up_args[@]}" >/dev/null 2>&1 || true
     "${bin[@]}" down --name $name -q >/dev/null 2>&1
     ups=() downs=() mems=() failed=0
     for _ in $(seq "$runs"); do
       t0=$(now)
-      if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q 2>&1); then
+      if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q "${up_args[@]}" 2>&1); then
         t1=$(now)
         ups+=("$(awk "BEGIN {print $t1 - $t0}")")
         mems+=("$(echo "$out" | sed -n 's/^memory .*peak \([0-9.]*\) MiB.*/\1/p')")

@@ -78,6 +78,9 @@ fn round_trip(vm: &Vm, scenario: &str, esp: &str) {
     let up = up.success();
     assert!(up.stdout.lines().filter(|l| l.starts_with("PASS")).count() >= 9, "{}", up.describe());
     assert!(!up.stdout.contains("FAIL"), "{}", up.describe());
+    // For docs/benchmarks.md: the time to a verified testbed under TCG.
+    let verified = up.stdout.lines().find(|l| l.starts_with("verified")).unwrap_or_default();
+    eprintln!("vm: {scenario} --esp {esp}: {verified}");
     let backends = vm.host_sh(&format!(
         "for g in $(docker ps --filter label=io.imgtool.testbed={name} --filter label=io.imgtool.node --format '{{{{.Names}}}}' | grep gateway); do \
          printf '%s ' $g; docker exec $g cat /run/imgtool/esp-backend; done"

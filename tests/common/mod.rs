@@ -114,3 +114,19 @@ pub fn native_platform() -> String {
     let r = sh("docker version --format '{{.Server.Os}}/{{.Server.Arch}}'");
     r.stdout.trim().to_string()
 }
+
+/// This checkout's router, client and gateway images for linux/amd64 and
+/// linux/arm64, built once per test process, for tests whose imgtool has no
+/// images/ tree to build from (in a container, against a VM's daemon).
+pub fn build_checkout_images() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let engine = imgtool::engine::Engine::default();
+        let file = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml"));
+        let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
+        let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
+        let progress = imgtool::progress::Progress::hidden();
+        imgtool::build::build_local(&engine, &config, &["router", "client", "gateway"], &platforms, &progress)
+            .expect("building this checkout's images for linux/amd64 and linux/arm64");
+    });
+}
