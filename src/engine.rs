@@ -219,12 +219,6 @@ impl Engine {
     pub fn ping(&self) -> Result<(), EngineError> {
         self.run(&["version", "--format", "{{.Server.Version}}"]).map(|_| ())
     }
-
-    /// The daemon's own platform, e.g. `linux/amd64`.
-    pub fn native_platform(&self) -> Result<String, EngineError> {
-        let out = self.run(&["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"])?;
-        Ok(out.trim().to_string())
-    }
 }
 
 /// The last `n` non-empty lines of `text`, joined on one line.

@@ -80,6 +80,7 @@ fn render_refuses_a_foreign_directory() {
 }
 
 #[test]
+#[cfg(unix)] // the stand-in docker CLI is a shell script
 fn a_daemon_too_old_or_a_missing_plugin_is_one_clear_line() {
     // A stand-in docker CLI: an old engine cannot be installed beside the
     // real one here, and the real CLI finds its plugins in system paths.

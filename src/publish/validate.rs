@@ -19,7 +19,7 @@ fn local<'a>(built: &'a [Built], image: &str, platform: &str) -> Option<&'a str>
 }
 
 pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progress: &Progress) -> Result<()> {
-    let native = engine.native_platform()?;
+    let native = crate::daemon::Daemon::probe(engine)?.platform;
     for platform in &plan.platforms {
         let pick = |image: &str| local(built, image, platform).map(String::from);
         let (Some(router), Some(client), Some(gateway)) = (pick("router"), pick("client"), pick("gateway")) else {

@@ -252,7 +252,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let driver = match result {
         Ok(driver) => driver,
         Err(e) => {
-            let memory = meter.map(memory::Meter::stop);
+            // Stopping the meter removes its reader container, kept or not.
+            if let Some(m) = meter {
+                let _ = m.stop();
+            }
             if req.keep {
                 progress.note(format!(
                     "bring-up failed: left in place (--keep); `imgtool down --name {}` removes it",
@@ -260,14 +263,15 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
                 ));
                 return Err(e);
             }
-            drop(memory);
             progress.note("bring-up failed: removing what was made");
             let _ = down(engine, &req.name, &Progress::hidden());
             return Err(e);
         }
     };
     if let Err(e) = stop_if_interrupted() {
-        meter.map(memory::Meter::stop);
+        if let Some(m) = meter {
+            let _ = m.stop();
+        }
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);
     }
