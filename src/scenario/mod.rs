@@ -1,11 +1,14 @@
 //! The declared topology. A scenario file (`manifests/*.toml`) is parsed into
-//! raw structs, then resolved and checked here, before any container exists:
-//! every address fits its network, no address is taken twice on a network,
-//! every route leaves through a link the node has, every tunnel joins two
-//! gateways. Everything else (node files, compose output, checks) reads the
-//! resolved [`Scenario`].
+//! raw structs that keep where each value is (`raw`), then resolved and
+//! checked (`resolve`), before any container exists: every name is safe to
+//! derive container and interface names from (`names`), every address fits
+//! its network, no address is taken twice on a network, every route leaves
+//! through a link the node has, every tunnel joins two gateways. Everything
+//! else (node files, compose output, checks) reads the resolved [`Scenario`].
 
+mod names;
 mod raw;
+mod resolve;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -29,6 +32,8 @@ pub enum ScenarioError {
     Unknown { name: String, known: String },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    /// One line: the file, the line of the key or value at fault, and what
+    /// is wrong with it.
     #[error("{origin}:{line}: {message}")]
     Invalid { origin: String, line: usize, message: String },
 }
@@ -169,7 +174,7 @@ impl Scenario {
 
     /// Parses and resolves scenario text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        raw::resolve(text, origin)
+        resolve::resolve(text, origin)
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
