@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
 
 #[derive(Parser, Debug)]
@@ -31,7 +32,7 @@ pub struct Cli {
 pub struct NameArg {
     /// Testbed name: two testbeds with different names run side by side
     #[arg(long, short, default_value = crate::DEFAULT_TESTBED, env = "IMGTOOL_TESTBED")]
-    pub name: String,
+    pub name: crate::testbed::TestbedName,
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,10 +58,10 @@ pub enum Command {
         psk: bool,
         /// Network driver: auto picks macvlan where it works on the daemon's side, else bridge
         #[arg(long, value_enum, default_value = "auto")]
-        driver: DriverChoice,
+        driver: DriverChoiceArg,
         /// ESP implementation of the gateways: auto uses the kernel's where it has ESP for every family the tunnels use
         #[arg(long, value_enum, default_value = "auto")]
-        esp: Esp,
+        esp: EspArg,
         /// Leave a testbed that failed to come up in place, for inspection
         #[arg(long)]
         keep: bool,
@@ -140,7 +141,7 @@ pub enum Command {
         name: NameArg,
         /// Network driver (macvlan needs dummy-interface support for its parent)
         #[arg(long, value_enum, default_value = "macvlan")]
-        driver: Driver,
+        driver: DriverArg,
         /// Image platform (default: the Docker daemon's own)
         #[arg(long, value_name = "OS/ARCH")]
         platform: Option<String>,
@@ -233,4 +234,128 @@ pub struct BuildArgs {
     pub no_validate: bool,
     #[command(flatten)]
     pub publish: PublishArgs,
+}
+
+impl PublishArgs {
+    pub fn destination(&self) -> Destination {
+        Destination {
+            registry: self.registry.clone(),
+            version: self.version.clone(),
+            tags: self.tags.clone(),
+            ca_cert: self.ca_cert.clone(),
+        }
+    }
+}
+
+impl BuildArgs {
+    /// The library's request; refuses `--no-validate` with a push there too,
+    /// not only in clap's `conflicts_with_all`.
+    pub fn request(self) -> Result<BuildRequest, RequestError> {
+        let validation = if self.no_validate { Validation::Skip } else { Validation::Run };
+        Ok(BuildRequest {
+            push: Push::from_flags(self.push, self.push_by_digest, self.digests_out, validation)?,
+            destination: self.publish.destination(),
+            platforms: self.platforms,
+            images: self.images,
+            scenarios: self.scenarios,
+            cache: self.cache,
+            no_cache: self.no_cache,
+            dry_run: self.dry_run,
+        })
+    }
+}
+
+// The CLI's copies of the library's choices: the library derives no clap
+// traits. Their doc comments are the help text of each value.
+
+/// `up --driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverChoiceArg {
+    /// macvlan where it works on the daemon's side, else bridge
+    Auto,
+    /// Internal macvlan networks (fails where macvlan cannot work)
+    Macvlan,
+    /// Internal bridge networks
+    Bridge,
+}
+
+impl From<DriverChoiceArg> for DriverChoice {
+    fn from(d: DriverChoiceArg) -> DriverChoice {
+        match d {
+            DriverChoiceArg::Auto => DriverChoice::Auto,
+            DriverChoiceArg::Macvlan => DriverChoice::Macvlan,
+            DriverChoiceArg::Bridge => DriverChoice::Bridge,
+        }
+    }
+}
+
+/// `render --driver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverArg {
+    /// Internal macvlan networks, as in the study (a veth pair as parent).
+    Macvlan,
+    /// Internal bridge networks, where macvlan is unavailable.
+    Bridge,
+}
+
+impl From<DriverArg> for Driver {
+    fn from(d: DriverArg) -> Driver {
+        match d {
+            DriverArg::Macvlan => Driver::Macvlan,
+            DriverArg::Bridge => Driver::Bridge,
+        }
+    }
+}
+
+/// `up --esp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EspArg {
+    /// The kernel's where it has ESP for every address family the tunnels use, else userspace
+    Auto,
+    /// The kernel's (kernel-netlink); refused where the kernel lacks ESP
+    Kernel,
+    /// Userspace ESP over TUN (kernel-libipsec)
+    Libipsec,
+}
+
+impl From<EspArg> for Esp {
+    fn from(e: EspArg) -> Esp {
+        match e {
+            EspArg::Auto => Esp::Auto,
+            EspArg::Kernel => Esp::Kernel,
+            EspArg::Libipsec => Esp::Libipsec,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_names_are_the_library_names() {
+        for e in EspArg::value_variants() {
+            assert_eq!(e.to_possible_value().unwrap().get_name(), Esp::from(*e).name());
+        }
+        for d in DriverArg::value_variants() {
+            let name = serde_json::to_value(Driver::from(*d)).unwrap();
+            assert_eq!(name.as_str(), Some(d.to_possible_value().unwrap().get_name()));
+        }
+        // The values `up --driver` has always taken, each mapped to its own choice.
+        let choices: Vec<_> = DriverChoiceArg::value_variants()
+            .iter()
+            .map(|d| (d.to_possible_value().unwrap().get_name().to_string(), DriverChoice::from(*d)))
+            .collect();
+        let want = [("auto", DriverChoice::Auto), ("macvlan", DriverChoice::Macvlan), ("bridge", DriverChoice::Bridge)];
+        assert_eq!(choices, want.map(|(n, c)| (n.to_string(), c)));
+    }
+
+    #[test]
+    fn no_validate_with_a_push_is_refused_past_clap_too() {
+        // Built by hand: clap's own rule would stop the parse first.
+        let cli = Cli::try_parse_from(["imgtool", "build", "--push-by-digest", "--digests-out", "d.json"]).unwrap();
+        let Command::Build(mut args) = cli.command else { unreachable!() };
+        args.no_validate = true;
+        assert!(matches!(args.request(), Err(RequestError::PushWithoutValidation)));
+    }
 }

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::config::Config;
 use crate::daemon::Daemon;
@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::scenario::Scenario;
 use crate::testbed::spec::{self, Driver, Esp, Images, Options};
-use crate::testbed::state;
+use crate::testbed::{TestbedName, state};
 
 /// A YAML scalar: JSON's double-quoted strings are valid YAML.
 fn q(s: &str) -> String {
@@ -31,9 +31,22 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
         scenario.name,
         scenario.name,
         scenario.description,
-        q(&opts.name)
+        q(opts.name.as_str())
     );
-    for c in containers.iter().filter(|c| c.namespace_of.is_none()) {
+    // A compose project has no observer (captures are `imgtool`'s) and runs
+    // natively (no holders): a node whose namespace a helper would own
+    // takes that helper's networks and sysctls back, and a restart policy.
+    let owners: Vec<&spec::ContainerSpec> = containers.iter().filter(|c| c.kind != spec::Kind::Node).collect();
+    let nodes = containers.iter().filter(|c| c.kind == spec::Kind::Node).map(|c| {
+        let mut c = c.clone();
+        if let Some(owner) = owners.iter().find(|o| c.namespace_of.as_ref() == Some(&o.name)) {
+            c.networks = owner.networks.clone();
+            c.sysctls = owner.sysctls.clone();
+            c.namespace_of = None;
+        }
+        c
+    });
+    for c in nodes {
         let _ = writeln!(y, "  {}:", c.node);
         let _ = writeln!(
             y,
@@ -43,6 +56,7 @@ pub fn render(scenario: &Scenario, opts: &Options) -> String {
             q(&c.name),
             q(&c.node)
         );
+        let _ = writeln!(y, "    restart: on-failure");
         let list = |y: &mut String, key: &str, items: Vec<String>| {
             if !items.is_empty() {
                 let _ = writeln!(y, "    {key}:");
@@ -103,20 +117,20 @@ pub fn write(
     engine: &Engine,
     config: &Config,
     scenario_arg: &str,
-    name: &str,
+    name: &TestbedName,
     driver: Driver,
     platform: Option<String>,
     output: &Path,
 ) -> Result<PathBuf> {
     let (scenario, text) = Scenario::load_with_text(scenario_arg)?;
-    crate::daemon::require_plugin(engine, "compose")?;
-    if output.exists() && std::fs::read_dir(output)?.next().is_some() && !output.join("compose.yaml").exists() {
-        bail!(
-            "{} exists and is not an imgtool render output: choose an empty or new directory with -o",
-            output.display()
-        );
+    if let Some(p) = &platform {
+        config.check_platform(p)?;
     }
-    std::fs::create_dir_all(output)?;
+    // Rendering again replaces an earlier render of the same testbed, and
+    // never a directory that imgtool did not make for it.
+    state::check_claim(output, name)?;
+    crate::daemon::require_plugin(engine, "compose")?;
+    state::claim(output, name)?;
     let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
     let auth = Auth::Psk(state::random_psk()?);
     state::write(&abs, &scenario, &text, &auth)?;
@@ -127,7 +141,7 @@ pub fn write(
         }
     };
     let opts = Options {
-        name: name.into(),
+        name: name.clone(),
         platform: platform.clone(),
         native_platform: platform,
         driver,
@@ -148,7 +162,7 @@ mod tests {
     fn compose_has_every_node_with_its_macs_and_no_privileged() {
         let s = Scenario::load("site-to-site").unwrap();
         let opts = Options {
-            name: "lab".into(),
+            name: "lab".parse().unwrap(),
             platform: "linux/amd64".into(),
             native_platform: "linux/amd64".into(),
             driver: Driver::Macvlan,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::reference::{ReferenceError, RegistryPath, check_tag};
+
 pub const FILE_NAME: &str = "imgtool.toml";
 const BUILTIN: &str = include_str!("../imgtool.toml");
 
@@ -16,6 +18,13 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
     Invalid { path: String, line: usize, message: String },
+    /// A registry or tag from the command line.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error("platform '{platform}' is not OS/ARCH[/VARIANT]: imgtool.toml builds {known}; pick one of them")]
+    PlatformShape { platform: String, known: String },
+    #[error("unknown platform {platform}: imgtool.toml builds {known}; pick one of them")]
+    UnknownPlatform { platform: String, known: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,26 +110,66 @@ impl Config {
                 return Err(invalid(line_of(p), format!("platform '{p}': expected linux/amd64 or linux/arm64")));
             }
         }
+        config.check_references().map_err(|e| {
+            let line = match &e {
+                ReferenceError::Host { .. } => line_of("host ="),
+                ReferenceError::Namespace { .. } => line_of("namespace ="),
+                ReferenceError::Tag(_) => line_of("tag ="),
+                ReferenceError::Name(name) => line_of(&format!("\"{name}\"")),
+                ReferenceError::Shape(_) | ReferenceError::Reference { .. } => line_of("[registry]"),
+            };
+            invalid(line, e.to_string())
+        })?;
         Ok(config)
     }
 
-    /// This config with another `HOST/NAMESPACE` and tag (from the command line).
+    /// The registry and namespace images are pulled from (and published to
+    /// by default), checked.
+    pub fn registry_path(&self) -> Result<RegistryPath, ReferenceError> {
+        RegistryPath::new(&self.registry.host, &self.registry.namespace)
+    }
+
+    /// Every image's reference under this registry and tag, checked as a
+    /// whole: each part can be valid and the whole too long.
+    fn check_references(&self) -> Result<(), ReferenceError> {
+        let path = self.registry_path()?;
+        for image in &self.images {
+            path.check_reference(&image.name, &self.registry.tag)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a platform that is not `os/arch[/variant]` or that imgtool.toml
+    /// does not list in `platforms`, naming the ones it does; call it before
+    /// any work that takes a `--platform`. Matching is exact: the images are
+    /// built and validated for exactly these platforms.
+    pub fn check_platform(&self, platform: &str) -> Result<(), ConfigError> {
+        let known = self.platforms.join(", ");
+        let parts: Vec<&str> = platform.split('/').collect();
+        let part_ok =
+            |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !matches!(parts.len(), 2 | 3) || !parts.iter().all(part_ok) {
+            return Err(ConfigError::PlatformShape { platform: platform.into(), known });
+        }
+        if !self.platforms.iter().any(|p| p == platform) {
+            return Err(ConfigError::UnknownPlatform { platform: platform.into(), known });
+        }
+        Ok(())
+    }
+
+    /// This config with another `HOST[:PORT]/NAMESPACE` and tag (from the
+    /// command line), checked like imgtool.toml's before anything is pulled.
     pub fn with_registry(mut self, registry: Option<&str>, tag: Option<&str>) -> Result<Config, ConfigError> {
         if let Some(r) = registry {
-            let (host, namespace) =
-                r.split_once('/').filter(|(h, n)| !h.is_empty() && !n.is_empty()).ok_or_else(|| {
-                    ConfigError::Invalid {
-                        path: "--registry".into(),
-                        line: 1,
-                        message: format!("'{r}': expected HOST/NAMESPACE, e.g. 127.0.0.1:5000/vpnlab"),
-                    }
-                })?;
-            self.registry.host = host.into();
-            self.registry.namespace = namespace.trim_end_matches('/').into();
+            let path = RegistryPath::parse(r)?;
+            self.registry.host = path.host;
+            self.registry.namespace = path.namespace;
         }
         if let Some(t) = tag {
+            check_tag(t)?;
             self.registry.tag = t.into();
         }
+        self.check_references()?;
         Ok(self)
     }
 
@@ -172,6 +221,53 @@ mod tests {
         let text = BUILTIN.replace("linux/arm64", "linux/s390x");
         let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
         assert!(e.contains("platform 'linux/s390x'"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_registry_in_imgtool_toml_names_its_line() {
+        for (from, to, what) in [
+            ("namespace = \"vpnlab\"", "namespace = \"VPNlab\"", "namespace 'VPNlab' is not valid"),
+            ("host = \"docker.io\"", "host = \"dockerio\"", "'dockerio' is not a registry host"),
+            ("tag = \"latest\"", "tag = \"-latest\"", "tag '-latest' is not valid"),
+            ("name = \"router\"", "name = \"Router\"", "image name 'Router' is not valid"),
+        ] {
+            let text = BUILTIN.replace(from, to);
+            let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
+            let line = text.lines().position(|l| l == to).unwrap() + 1;
+            assert!(e.starts_with(&format!("imgtool.toml:{line}: ")) && e.contains(what), "{e}");
+        }
+    }
+
+    #[test]
+    fn registry_and_tag_from_the_command_line_are_checked() {
+        let c = || Config::parse(BUILTIN, "imgtool.toml").unwrap();
+        let ok = c().with_registry(Some("127.0.0.1:5000/vpnlab"), Some("1.2.0")).unwrap();
+        assert_eq!(ok.reference("gateway"), "127.0.0.1:5000/vpnlab/gateway:1.2.0");
+        for (registry, tag, want) in [
+            (Some("UPPER/Case:bad"), None, "'UPPER' is not a registry host"),
+            (Some("justahost"), None, "is not HOST[:PORT]/NAMESPACE"),
+            (Some("docker.io/vpnlab/"), None, "namespace 'vpnlab/' is not valid"),
+            (None, Some("no spaces"), "tag 'no spaces' is not valid"),
+        ] {
+            let e = c().with_registry(registry, tag).unwrap_err().to_string();
+            assert!(e.contains(want) && !e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn platforms_are_checked_against_imgtool_toml() {
+        let c = Config::parse(BUILTIN, "imgtool.toml").unwrap();
+        assert!(c.check_platform("linux/amd64").is_ok() && c.check_platform("linux/arm64").is_ok());
+        assert_eq!(
+            c.check_platform("linux/sparc").unwrap_err().to_string(),
+            "unknown platform linux/sparc: imgtool.toml builds linux/amd64, linux/arm64; pick one of them"
+        );
+        for bad in ["amd64", "linux/", "linux/arm64/v8/x", "Linux/AMD64", "linux amd64"] {
+            let e = c.check_platform(bad).unwrap_err().to_string();
+            assert!(e.contains("is not OS/ARCH[/VARIANT]") && e.contains("linux/amd64, linux/arm64"), "{e}");
+        }
+        // Exact: a variant imgtool.toml does not name is not built.
+        assert!(c.check_platform("linux/arm64/v8").unwrap_err().to_string().starts_with("unknown platform"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Ctrl-C during long work. The first one sets a flag that `up` checks
+//! Ctrl-C (or SIGTERM: a stopped CI job, `docker stop` of imgtool's own
+//! container) during long work. The first one sets a flag that `up` checks
 //! between steps, so it stops, removes what it made and exits 130; docker
 //! commands run in their own process group and finish what they started, so
 //! nothing is made behind imgtool's back. A second Ctrl-C exits at once.

@@ -19,6 +19,7 @@ pub mod nodefiles;
 pub mod parallel;
 pub mod progress;
 pub mod publish;
+pub mod reference;
 pub mod registry;
 pub mod scenario;
 pub mod testbed;

@@ -11,14 +11,20 @@ use imgtool::cli::{Cli, Command};
 use imgtool::config::Config;
 use imgtool::engine::Engine;
 use imgtool::progress::Progress;
+use imgtool::publish::MergeRequest;
 use imgtool::testbed::{self, UpRequest};
 
 const EXIT_ERROR: u8 = 1;
 const EXIT_CHECK_FAILED: u8 = 3;
 const EXIT_INTERRUPTED: u8 = 130;
 
+const EXIT_USAGE: u8 = 2;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     imgtool::interrupt::install();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -28,6 +34,30 @@ fn main() -> ExitCode {
             ExitCode::from(if imgtool::interrupt::interrupted() { EXIT_INTERRUPTED } else { EXIT_ERROR })
         }
     }
+}
+
+/// A bad value (a testbed name, a platform, a number) is one line, like
+/// every other error; clap's own layout stays for help, versions and
+/// missing arguments, where its usage lines are the message.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        e.exit();
+    }
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        _ => String::new(),
+    };
+    let arg = context(ContextKind::InvalidArg);
+    // The value is quoted and escaped: a newline in it stays on this line.
+    let value = format!("{:?}", context(ContextKind::InvalidValue));
+    let why = match std::error::Error::source(&e) {
+        Some(source) => source.to_string(),
+        None => format!("invalid value {value}; possible values: {}", context(ContextKind::ValidValue)),
+    };
+    eprintln!("imgtool: error: {arg}: {why}");
+    ExitCode::from(EXIT_USAGE)
 }
 
 fn mib(bytes: u64) -> String {
@@ -41,8 +71,18 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Up { scenario, name, platform, build, psk, driver, esp, keep, timeout, registry, tag } => {
             let progress = Progress::new(cli.quiet);
-            let req =
-                UpRequest { scenario, name: name.name, platform, build, psk, driver, esp, keep, timeout, images: None };
+            let req = UpRequest {
+                scenario,
+                name: name.name,
+                platform,
+                build,
+                psk,
+                driver: driver.into(),
+                esp: esp.into(),
+                keep,
+                timeout,
+                images: None,
+            };
             let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();
@@ -109,13 +149,19 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Render { scenario, output, name, driver, platform } => {
             let written =
-                imgtool::compose::write(&engine, &config()?, &scenario, &name.name, driver, platform, &output)
+                imgtool::compose::write(&engine, &config()?, &scenario, &name.name, driver.into(), platform, &output)
                     .with_context(|| format!("rendering {scenario} into {}", output.display()))?;
             println!("wrote {}: run it with `docker compose -f {} up -d`", written.display(), written.display());
             Ok(0)
         }
-        Command::Build(args) => imgtool::publish::build(&engine, &config()?, &args, cli.quiet),
-        Command::Merge { files, publish, push } => imgtool::publish::merge(&config()?, &files, &publish, push),
+        Command::Build(args) => {
+            let req = args.request()?;
+            imgtool::publish::build(&engine, &config()?, &req, cli.quiet)
+        }
+        Command::Merge { files, publish, push } => {
+            let req = MergeRequest { files, destination: publish.destination(), push };
+            imgtool::publish::merge(&config()?, &req)
+        }
         Command::Inspect { reference, ca_cert, json } => {
             imgtool::publish::inspect(&reference, ca_cert.as_deref(), json)
         }

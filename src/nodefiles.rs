@@ -145,8 +145,11 @@ fn ts_list(ts: &[IpNet]) -> String {
 }
 
 /// A gateway's swanctl.conf: one connection and child per tunnel it is in.
-/// The first gateway of a tunnel initiates (see [`initiate`]); the other only
-/// responds, so the two never race to make duplicate SAs.
+/// The first gateway of a tunnel initiates at start (see [`initiate`]); the
+/// other only responds, so the two never race to make duplicate SAs. Either
+/// side that finds its peer dead (dead-peer detection: a paused or vanished
+/// peer) keeps trying to bring the tunnel back (`dpd_action = restart`,
+/// `keyingtries = 0`), so that the testbed heals by itself.
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
@@ -154,7 +157,6 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     for t in scenario.tunnels_of(&node.name) {
         let (_, peer, local_ts, remote_ts) = t.sides(&node.name);
         let peer_addr = scenario.node(peer).and_then(|p| scenario.public_addr(p)).expect("resolved peer address");
-        let initiator = t.initiator == node.name;
         let (local_auth, remote_auth) = match auth {
             Auth::Certificates => (
                 format!("auth = pubkey\n      certs = {}.pem\n      id = {}", node.name, node.name),
@@ -169,7 +171,8 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     local_addrs = {me}
     remote_addrs = {peer_addr}
     proposals = {IKE_PROPOSALS}
-    dpd_delay = 10s
+    dpd_delay = 5s
+    keyingtries = 0
     local {{
       {local_auth}
     }}
@@ -183,7 +186,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         esp_proposals = {ESP_PROPOSALS}
         mode = tunnel
         start_action = none
-        dpd_action = {dpd}
+        dpd_action = restart
       }}
     }}
   }}
@@ -191,7 +194,6 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
             name = t.name,
             lts = ts_list(local_ts),
             rts = ts_list(remote_ts),
-            dpd = if initiator { "restart" } else { "clear" },
         );
         if let Auth::Psk(key) = auth {
             let _ = write!(

@@ -21,7 +21,4 @@ if ! nft -f "$IMGTOOL_CONF/firewall.nft" 2>"$IMGTOOL_RUN/nft.err"; then
   log "firewall loaded from outside"
 fi
 charon_config
-run_charon
-initiate_children
-mark_ready
-wait "$charon"
+run_and_supervise_charon

@@ -6,7 +6,4 @@ set -eu
 . /usr/local/lib/imgtool/strongswan.sh
 net_up
 charon_config
-run_charon
-initiate_children
-mark_ready
-wait "$charon"
+run_and_supervise_charon

@@ -72,6 +72,10 @@ charon {
   retransmit_timeout = 0.5
   retransmit_base = 1.4
   retransmit_tries = 8
+  # A peer that comes back (unpaused, restarted) is reached within 2 s of
+  # the next retransmission, never after a long back-off. Dead-peer
+  # detection thus gives up on a silent peer within about 13.5 s.
+  retransmit_limit = 2
   filelog {
     stderr { default = 1 ike = 1 knl = 0 time_format = %T }
   }
@@ -88,7 +92,7 @@ CONF
 run_charon() {
   /usr/lib/ipsec/charon &
   charon=$!
-  trap 'kill -TERM $charon 2>/dev/null; wait $charon; exit 0' TERM INT
+  trap 'kill -TERM "$charon" 2>/dev/null; wait "$charon"; exit 0' TERM INT
   i=0
   until swanctl --stats >/dev/null 2>&1; do
     kill -0 "$charon" 2>/dev/null || die "charon exited during start-up"
@@ -100,12 +104,13 @@ run_charon() {
   fi
 }
 
-# Initiates each child SA named in /etc/imgtool/initiate until it is up. A
-# peer that is still starting answers NO_PROPOSAL_CHOSEN or nothing, and
-# charon does not retry that by itself; this loop does, so start-up order
-# never matters.
+# Initiates each child SA named in a file ($1: /etc/imgtool/initiate, those
+# this gateway initiates; /etc/imgtool/children, all of its tunnels) until
+# it is up. A peer that is still starting answers NO_PROPOSAL_CHOSEN or
+# nothing, and charon does not retry that by itself; this loop does, so
+# start-up order never matters.
 initiate_children() {
-  [ -f "$IMGTOOL_CONF/initiate" ] || return 0
+  [ -f "$1" ] || return 0
   while read -r child; do
     [ -n "$child" ] || continue
     (
@@ -119,6 +124,37 @@ initiate_children() {
         if [ $tries -lt 50 ]; then sleep 0.1; else sleep 2; fi
       done
     ) &
-  done <"$IMGTOOL_CONF/initiate"
+  done <"$1"
+}
+
+# Which tunnels to initiate. At a testbed's first start, those this gateway
+# initiates. At any later start of charon (the container restarted, or
+# charon killed) its peers still hold SAs that this charon has lost, and
+# would notice only by dead-peer detection: it initiates all of its tunnels
+# then, and the INITIAL_CONTACT it sends makes each peer drop the stale ones.
+# The marker lives in the container's own file system, which a restart keeps.
+tunnels_to_initiate() {
+  if [ -e /var/lib/imgtool/charon-started ]; then
+    echo "$IMGTOOL_CONF/children"
+  else
+    mkdir -p /var/lib/imgtool
+    touch /var/lib/imgtool/charon-started
+    echo "$IMGTOOL_CONF/initiate"
+  fi
+}
+
+# Starts charon, initiates, reports ready, and keeps charon running: a
+# charon that dies (kill -9, a crash) is started again at once, without
+# restarting the container. `docker stop` still ends it (the TERM trap).
+run_and_supervise_charon() {
+  while :; do
+    run_charon
+    initiate_children "$(tunnels_to_initiate)"
+    mark_ready
+    status=0
+    wait "$charon" || status=$?
+    rm -f "$IMGTOOL_RUN/ready"
+    log "charon exited (status $status): starting it again"
+  done
 }
 

@@ -44,9 +44,37 @@ pub fn all_passed(results: &[CheckResult]) -> bool {
     !results.is_empty() && results.iter().all(|r| r.passed)
 }
 
+/// Every node's container runs. Without this, a stopped router whose
+/// namespace lives on in the observer would still forward, and pass.
+fn nodes_running(engine: &Engine, tb: &Running) -> Result<CheckResult, TestbedError> {
+    let names: Vec<String> = tb.scenario.nodes.iter().map(|n| tb.opts.container(&n.name)).collect();
+    let found = crate::testbed::objects::containers(engine, &names)?;
+    let down: Vec<String> = tb
+        .scenario
+        .nodes
+        .iter()
+        .filter(|n| !found.iter().any(|c| c.name() == tb.opts.container(&n.name) && c.running()))
+        .map(|n| n.name.clone())
+        .collect();
+    Ok(if down.is_empty() {
+        CheckResult::new("nodes", true, format!("all {} containers run", names.len()))
+    } else {
+        CheckResult::new(
+            "nodes",
+            false,
+            format!("not running: {}; `docker start` them or run `imgtool up` again", down.join(", ")),
+        )
+    })
+}
+
 pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
-    let mut results = tunnels(engine, tb)?;
+    let (nodes, tunnel_results) = std::thread::scope(|sc| {
+        let n = sc.spawn(|| nodes_running(engine, tb));
+        (n.join().expect("node thread panicked"), tunnels(engine, tb))
+    });
+    let mut results = vec![nodes?];
+    results.extend(tunnel_results?);
 
     progress.step("capturing on the router while clients call the server");
     let observer = tb.opts.container(OBSERVER);

@@ -6,10 +6,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-
-use crate::cli::{BuildArgs, PublishArgs};
+use super::request::{BuildRequest, Destination, RequestError, Validation};
 use crate::config::Config;
+use crate::reference::{RegistryPath, check_tag};
+
+/// What the validation gate runs a testbed of.
+pub const GATE_IMAGES: [&str; 3] = ["router", "client", "gateway"];
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -24,20 +26,21 @@ pub struct Plan {
     pub cache: Option<Cache>,
     pub no_cache: bool,
     pub scenarios: Vec<String>,
+    pub validation: Validation,
 }
 
-/// Where images go and under which tags.
+/// Where images go and under which tags, checked.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `host/namespace`, e.g. `docker.io/vpnlab`.
-    pub registry: String,
+    pub registry: RegistryPath,
+    /// The release version, without a leading `v`.
     pub version: Option<String>,
     pub tags: Vec<String>,
 }
 
 impl Target {
     pub fn repository(&self, image: &str) -> String {
-        format!("{}/{image}", self.registry)
+        self.registry.repository(image)
     }
 }
 
@@ -61,41 +64,40 @@ impl Cache {
     }
 }
 
-/// A tag is `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (the OCI distribution rule).
-pub fn valid_tag(tag: &str) -> bool {
-    let mut b = tag.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphanumeric() || c == b'_')
-        && tag.len() <= 128
-        && b.all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
-}
-
-/// Tags for a release version X.Y.Z[-pre]: X.Y.Z, X.Y, X and latest, but only
-/// X.Y.Z for a pre-release; plus `sha-<7 hex>` of the commit and extras.
-pub fn tags(version: Option<&str>, revision: &str, extra: &[String]) -> Result<Vec<String>> {
+/// Tags for a release version X.Y.Z[-PRE] (parsed as semver, a leading `v`
+/// allowed): X.Y.Z, X.Y, X and latest, but only X.Y.Z-PRE for a
+/// pre-release; plus `sha-<7 hex>` of the commit and the extras. Every tag
+/// is checked.
+pub fn tags(version: Option<&str>, revision: &str, extra: &[String]) -> Result<Vec<String>, RequestError> {
     let mut tags = Vec::new();
     if let Some(v) = version {
-        let v = v.strip_prefix('v').unwrap_or(v);
-        let (core, pre) = v.split_once('-').map_or((v, None), |(c, p)| (c, Some(p)));
-        let parts: Vec<&str> = core.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-            bail!("--version {v}: expected X.Y.Z or X.Y.Z-pre (e.g. 1.2.0 or 1.3.0-rc.1)");
-        }
+        let v = release(v)?;
         tags.push(v.to_string());
-        if pre.is_none() {
-            tags.extend([format!("{}.{}", parts[0], parts[1]), parts[0].to_string(), "latest".into()]);
+        if v.pre.is_empty() {
+            tags.extend([format!("{}.{}", v.major, v.minor), v.major.to_string(), "latest".into()]);
         }
     }
     if revision.len() >= 7 && revision != "unknown" {
         tags.push(format!("sha-{}", &revision[..7]));
     }
     tags.extend(extra.iter().cloned());
-    if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
-        bail!(
-            "'{bad}' is not a valid tag: use letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"
-        );
+    for tag in &tags {
+        check_tag(tag)?;
     }
-    tags.dedup();
+    let mut seen = std::collections::HashSet::new();
+    tags.retain(|t| seen.insert(t.clone()));
     Ok(tags)
+}
+
+/// `--version`: semver without build metadata, which no tag can carry.
+fn release(version: &str) -> Result<semver::Version, RequestError> {
+    let bare = version.strip_prefix('v').unwrap_or(version);
+    let v = semver::Version::parse(bare)
+        .map_err(|e| RequestError::Version { version: version.into(), problem: e.to_string() })?;
+    if !v.build.is_empty() {
+        return Err(RequestError::VersionBuild(version.into()));
+    }
+    Ok(v)
 }
 
 /// The commit and its time, from git; SOURCE_DATE_EPOCH overrides the time.
@@ -118,56 +120,76 @@ fn revision(root: &Path) -> (String, u64) {
     (rev, epoch)
 }
 
-pub fn target(config: &Config, args: &PublishArgs, revision: &str) -> Result<Target> {
-    let registry =
-        args.registry.clone().unwrap_or_else(|| format!("{}/{}", config.registry.host, config.registry.namespace));
-    if !registry.contains('/') || registry.ends_with('/') {
-        bail!("--registry {registry}: expected HOST/NAMESPACE, e.g. docker.io/vpnlab or 127.0.0.1:5000/vpnlab");
-    }
-    Ok(Target { registry, version: args.version.clone(), tags: tags(args.version.as_deref(), revision, &args.tags)? })
-}
-
-pub fn plan(config: &Config, args: &BuildArgs) -> Result<Plan> {
-    let root = config.root.clone().context("imgtool build needs a checkout with imgtool.toml and images/")?;
-    let platforms = if args.platforms.is_empty() { config.platforms.clone() } else { args.platforms.clone() };
-    for p in &platforms {
-        if !matches!(p.as_str(), "linux/amd64" | "linux/arm64") {
-            bail!("unknown platform '{p}': imgtool builds linux/amd64 and linux/arm64");
+/// The checked destination: the registry (imgtool.toml's unless given), the
+/// tags, and every reference `images` will have under them.
+pub fn target(config: &Config, dest: &Destination, revision: &str, images: &[String]) -> Result<Target, RequestError> {
+    let registry = match &dest.registry {
+        Some(r) => RegistryPath::parse(r)?,
+        None => config.registry_path()?,
+    };
+    let version = dest.version.as_deref().map(|v| release(v).map(|r| r.to_string())).transpose()?;
+    let tags = tags(dest.version.as_deref(), revision, &dest.tags)?;
+    for image in images {
+        for tag in &tags {
+            registry.check_reference(image, tag)?;
         }
     }
-    let mut wanted: Vec<String> = if args.images.is_empty() {
-        config.images.iter().map(|i| i.name.clone()).collect()
-    } else {
-        args.images.clone()
-    };
+    Ok(Target { registry, version, tags })
+}
+
+/// A local directory unless it reads as a registry reference (`HOST:PORT/...`
+/// or `NAME:TAG`), which must then parse as one.
+fn cache(text: &str) -> Result<Cache, RequestError> {
+    if text.starts_with('/') || text.starts_with('.') || !text.contains(':') {
+        return Ok(Cache::Local(text.into()));
+    }
+    let _: oci_client::Reference = text
+        .parse()
+        .map_err(|e: oci_client::ParseError| RequestError::Cache { cache: text.into(), problem: e.to_string() })?;
+    Ok(Cache::Registry(text.into()))
+}
+
+/// Everything `req` asks, checked before any work (and so in `--dry-run`):
+/// platforms, images, scenarios, registry, version, tags, references, cache.
+pub fn plan(config: &Config, req: &BuildRequest) -> Result<Plan, RequestError> {
+    let root = config.root.clone().ok_or(RequestError::NoCheckout)?;
+    let mut platforms: Vec<String> = Vec::new();
+    for p in if req.platforms.is_empty() { &config.platforms } else { &req.platforms } {
+        config.check_platform(p)?;
+        if !platforms.contains(p) {
+            platforms.push(p.clone());
+        }
+    }
+    let mut wanted: Vec<String> =
+        if req.images.is_empty() { config.images.iter().map(|i| i.name.clone()).collect() } else { req.images.clone() };
     for name in wanted.clone() {
-        let image = config.image(&name).with_context(|| {
-            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
-            format!("unknown image '{name}': imgtool.toml has {}", known.join(", "))
+        let image = config.image(&name).ok_or_else(|| RequestError::UnknownImage {
+            name: name.clone(),
+            known: config.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
         })?;
         if let Some(from) = &image.from {
             wanted.push(from.clone());
         }
     }
-    let images = config.images.iter().filter(|i| wanted.contains(&i.name)).map(|i| i.name.clone()).collect();
+    let images: Vec<String> =
+        config.images.iter().filter(|i| wanted.contains(&i.name)).map(|i| i.name.clone()).collect();
+    let validation = req.push.validation();
+    // The gate runs a whole testbed: refused now rather than after the builds.
+    if validation == Validation::Run && !GATE_IMAGES.iter().all(|g| images.iter().any(|i| i == g)) {
+        return Err(RequestError::PartialValidation { images: images.join(", ") });
+    }
     let (revision, epoch) = revision(&root);
-    let cache = args.cache.as_ref().map(|c| {
-        if c.starts_with('/') || c.starts_with('.') || !c.contains(':') {
-            Cache::Local(c.clone())
-        } else {
-            Cache::Registry(c.clone())
-        }
-    });
-    let scenarios = if args.scenarios.is_empty() {
+    let cache = req.cache.as_deref().map(cache).transpose()?;
+    let scenarios = if req.scenarios.is_empty() {
         crate::scenario::BUILTIN.iter().map(|(n, _)| n.to_string()).collect()
     } else {
-        args.scenarios.clone()
+        req.scenarios.clone()
     };
     for s in &scenarios {
         crate::scenario::Scenario::load(s)?;
     }
-    let target = target(config, &args.publish, &revision)?;
-    Ok(Plan { images, platforms, revision, epoch, target, cache, no_cache: args.no_cache, scenarios })
+    let target = target(config, &req.destination, &revision, &images)?;
+    Ok(Plan { images, platforms, revision, epoch, target, cache, no_cache: req.no_cache, scenarios, validation })
 }
 
 impl Plan {
@@ -176,11 +198,15 @@ impl Plan {
     }
 
     pub fn render(&self, publish: &str) -> String {
+        let validate = match self.validation {
+            Validation::Run => format!("{} on every platform", self.scenarios.join(", ")),
+            Validation::Skip => "nothing (--no-validate): these images cannot be pushed".into(),
+        };
         let mut out = String::new();
         let _ = writeln!(out, "commit     {} (SOURCE_DATE_EPOCH={})", self.revision, self.epoch);
         let _ = writeln!(out, "platforms  {}", self.platforms.join(", "));
         let _ = writeln!(out, "order      {}", self.images.join(" -> "));
-        let _ = writeln!(out, "validate   {} on every platform", self.scenarios.join(", "));
+        let _ = writeln!(out, "validate   {validate}");
         let cache = match &self.cache {
             Some(Cache::Local(d)) => format!("local directory {d}"),
             Some(Cache::Registry(r)) => format!("registry {r}"),
@@ -198,6 +224,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::request::Push;
 
     #[test]
     fn release_tags_and_pre_releases() {
@@ -205,14 +232,96 @@ mod tests {
         assert_eq!(tags(Some("1.2.3"), rev, &[]).unwrap(), ["1.2.3", "1.2", "1", "latest", "sha-0123456"]);
         assert_eq!(tags(Some("v2.0.0-rc.1"), rev, &[]).unwrap(), ["2.0.0-rc.1", "sha-0123456"]);
         assert_eq!(tags(None, rev, &["edge".into()]).unwrap(), ["sha-0123456", "edge"]);
-        assert!(tags(Some("1.2"), rev, &[]).unwrap_err().to_string().contains("expected X.Y.Z"));
-        assert!(tags(None, rev, &["bad tag".into()]).unwrap_err().to_string().contains("not a valid tag"));
-        assert!(!valid_tag(".hidden") && !valid_tag(&"a".repeat(129)) && valid_tag("_x.1-2"));
+        assert_eq!(tags(Some("1.0.0"), "unknown", &["latest".into()]).unwrap(), ["1.0.0", "1.0", "1", "latest"]);
+    }
+
+    #[test]
+    fn bad_versions_are_one_line() {
+        for bad in ["1.2", "1.2.x", "01.2.3", "1.2.3.4", "latest", ""] {
+            let e = tags(Some(bad), "unknown", &[]).unwrap_err();
+            assert!(matches!(e, RequestError::Version { .. }), "{bad}: {e}");
+            let e = e.to_string();
+            assert!(e.contains("is not X.Y.Z or X.Y.Z-PRE") && e.contains("e.g. 1.2.0") && !e.contains('\n'), "{e}");
+        }
+        assert!(matches!(tags(Some("1.2.3+build.5"), "unknown", &[]), Err(RequestError::VersionBuild(_))));
     }
 
     #[test]
     fn cache_arguments() {
         assert_eq!(Cache::Local("/c".into()).buildx_args()[1], "--cache-to=type=local,dest=/c,mode=max");
         assert_eq!(Cache::Registry("r:5000/c:b".into()).buildx_args()[0], "--cache-from=type=registry,ref=r:5000/c:b");
+        assert!(matches!(cache("r:5000/c:b"), Ok(Cache::Registry(_))));
+        assert!(matches!(cache("R:5000/C:b"), Err(RequestError::Cache { .. })));
+    }
+
+    fn checkout() -> Config {
+        let mut config = Config::parse(include_str!("../../imgtool.toml"), "imgtool.toml").unwrap();
+        config.root = Some(env!("CARGO_MANIFEST_DIR").into());
+        config
+    }
+
+    /// One change to a good request.
+    type Change = fn(&mut BuildRequest);
+
+    fn request(f: impl FnOnce(&mut BuildRequest)) -> Result<Plan, RequestError> {
+        let mut req = BuildRequest {
+            platforms: Vec::new(),
+            images: Vec::new(),
+            scenarios: vec!["site-to-site".into()],
+            cache: None,
+            no_cache: false,
+            push: Push::Indexes { digests_out: None },
+            destination: Destination::default(),
+            dry_run: true,
+        };
+        f(&mut req);
+        plan(&checkout(), &req)
+    }
+
+    #[test]
+    fn a_good_request_plans_every_reference() {
+        let p = request(|r| {
+            r.destination.registry = Some("127.0.0.1:5999/vpnlab".into());
+            r.destination.version = Some("v1.2.3".into());
+            r.platforms = vec!["linux/arm64".into(), "linux/arm64".into()];
+        })
+        .unwrap();
+        assert_eq!(p.platforms, ["linux/arm64"]);
+        assert_eq!(p.target.version.as_deref(), Some("1.2.3"));
+        assert!(p.render("x").contains("127.0.0.1:5999/vpnlab/gateway:1.2.3,1.2,1,latest"), "{}", p.render("x"));
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_any_work() {
+        let cases: [(Change, &str); 10] = [
+            (|r| r.destination.registry = Some("UPPER/Case:bad".into()), "'UPPER' is not a registry host"),
+            (|r| r.destination.registry = Some("justahost".into()), "is not HOST[:PORT]/NAMESPACE"),
+            (|r| r.destination.tags = vec!["no spaces".into()], "tag 'no spaces' is not valid"),
+            (|r| r.destination.version = Some("1.2".into()), "version '1.2' is not X.Y.Z"),
+            (|r| r.platforms = vec!["linux/sparc".into()], "unknown platform linux/sparc: imgtool.toml builds"),
+            (|r| r.platforms = vec!["arm64".into()], "platform 'arm64' is not OS/ARCH[/VARIANT]"),
+            (|r| r.images = vec!["webserver".into()], "unknown image 'webserver': imgtool.toml has router"),
+            (|r| r.scenarios = vec!["moon-base".into()], "unknown scenario 'moon-base'"),
+            (|r| r.images = vec!["gateway".into()], "only strongswan, gateway would be built"),
+            (|r| r.cache = Some("Bad:ref/X".into()), "cache 'Bad:ref/X' is not a registry reference"),
+        ];
+        for (change, want) in cases {
+            let e = request(change).unwrap_err().to_string();
+            assert!(e.contains(want) && !e.contains('\n'), "wanted '{want}': {e}");
+        }
+        let long = format!("docker.io/{}", "n".repeat(245));
+        let e = request(|r| r.destination.registry = Some(long)).unwrap_err().to_string();
+        assert!(e.contains("/strongswan:") && e.contains("must not be more than 255 characters"), "{e}");
+    }
+
+    #[test]
+    fn a_local_build_without_validation_may_be_partial() {
+        let p = request(|r| {
+            r.images = vec!["gateway".into()];
+            r.push = Push::No(Validation::Skip);
+        })
+        .unwrap();
+        assert_eq!(p.images, ["strongswan", "gateway"]);
+        assert!(p.render("x").contains("validate   nothing (--no-validate)"), "{}", p.render("x"));
     }
 }

@@ -1,10 +1,12 @@
 //! The validation gate: every scenario's checks, on every platform, with
 //! exactly the images just built (addressed by digest). One failure stops
-//! the build before anything is tagged or pushed, and says where.
+//! the build before anything is tagged or pushed, and says where. Passing
+//! returns [`Validated`], the only way to hand images to `push`.
 
 use anyhow::{Result, bail};
 
-use super::{Built, Plan};
+use super::Plan;
+use super::buildx::Built;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::progress::Progress;
@@ -13,22 +15,42 @@ use crate::testbed::{self, UpRequest};
 
 const TESTBED: &str = "imgtool-validate";
 
+fn testbed_name() -> testbed::TestbedName {
+    TESTBED.parse().expect("a valid testbed name")
+}
+
 /// The reference of `image` built for `platform`.
 fn local<'a>(built: &'a [Built], image: &str, platform: &str) -> Option<&'a str> {
     built.iter().find(|b| b.image == image && b.platform == platform).map(|b| b.local.as_str())
 }
 
-pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progress: &Progress) -> Result<()> {
+/// Proof that these images passed the gate in this run. Its field is private
+/// to this module, so only [`all`] makes one; pushing takes one, so nothing
+/// that was not validated can be pushed.
+#[derive(Debug)]
+pub struct Validated {
+    built: Vec<Built>,
+}
+
+impl Validated {
+    pub fn images(&self) -> &[Built] {
+        &self.built
+    }
+}
+
+/// Runs every scenario of the plan on every platform with `built`, and
+/// returns them as validated if all checks pass.
+pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, progress: &Progress) -> Result<Validated> {
     let native = crate::daemon::Daemon::probe(engine)?.platform;
     for platform in &plan.platforms {
-        let pick = |image: &str| local(built, image, platform).map(String::from);
+        let pick = |image: &str| local(&built, image, platform).map(String::from);
         let (Some(router), Some(client), Some(gateway)) = (pick("router"), pick("client"), pick("gateway")) else {
             progress.note(format!("{platform}: router, client and gateway were not all built: no validation"));
             bail!("validating {platform} needs the router, client and gateway images: build them all (drop --image)");
         };
         // Helpers run natively: the native build if there is one, else imgtool.toml's images.
         let helper = |image: &str| {
-            local(built, image, &native).map(String::from).map_or_else(
+            local(&built, image, &native).map(String::from).map_or_else(
                 || {
                     crate::build::ensure(engine, config, &[(image, native.clone())], &native, false, progress)
                         .map(|()| config.reference(image))
@@ -42,7 +64,7 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progr
             progress.step(format!("validating {platform}: {scenario}"));
             let req = UpRequest {
                 scenario: scenario.clone(),
-                name: TESTBED.into(),
+                name: testbed_name(),
                 platform: Some(platform.clone()),
                 build: false,
                 psk: false,
@@ -53,7 +75,7 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progr
                 images: Some(images.clone()),
             };
             let outcome = testbed::up(engine, config, &req, progress);
-            let _ = testbed::down(engine, TESTBED, &Progress::hidden());
+            let _ = testbed::down(engine, &testbed_name(), &Progress::hidden());
             let summary = match outcome {
                 Ok(s) => s,
                 Err(e) => {
@@ -75,5 +97,5 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: &[Built], progr
             ));
         }
     }
-    Ok(())
+    Ok(Validated { built })
 }

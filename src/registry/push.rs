@@ -114,12 +114,9 @@ impl Registry {
             return Err(RegistryError::Index(format!("no tag to push {digest} under: give at least one")));
         }
         for tag in tags {
-            let ok = tag.len() <= 128
-                && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-            if !ok {
-                let problem = "tags are letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`";
-                return Err(RegistryError::Reference { reference: tag.clone(), what: "tag", problem: problem.into() });
+            if crate::reference::check_tag(tag).is_err() {
+                let problem = crate::reference::TAG_RULE.into();
+                return Err(RegistryError::Reference { reference: tag.clone(), what: "tag", problem });
             }
         }
         let repo = self.repo(repository, RegistryOperation::Push)?;

@@ -1,35 +1,18 @@
 //! Bringing a planned testbed into being, all on the daemon's side:
 //! credentials (a pki container whose stdout is a tar), veth parents and the
 //! macvlan probe (a host-network helper), networks, then containers created,
-//! given their files with `docker cp` and started in one call (and, on
-//! emulated platforms, what qemu-user cannot do inside them done from native
-//! helpers); then waiting until every node reports healthy.
+//! given their files with `docker cp` and started side by side (on emulated
+//! platforms, the native holders of the gateways' namespaces first); then
+//! waiting until every node reports healthy.
 
 use std::time::{Duration, Instant};
 
-use super::spec::{self, ContainerSpec, Driver, DriverChoice, NetworkSpec, Options};
+use super::spec::{self, ContainerSpec, Driver, DriverChoice, Kind, NetworkSpec, Options};
 use super::{TestbedError, files, state, stop_if_interrupted};
 use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
 use crate::scenario::Scenario;
-
-/// What qemu-user cannot do inside an emulated gateway, done natively in its
-/// namespace: load the firewall (given on stdin) and, for host-to-host
-/// tunnels, the routing rules (see images/strongswan/strongswan.sh); then
-/// mark the firewall loaded.
-fn emulated_gateway_script(gateway: &ContainerSpec) -> String {
-    let mut s = String::from("set -e\nnft -f /dev/stdin\n");
-    if gateway.env.iter().any(|(k, v)| k == "IMGTOOL_ROUTING" && v == "policy") {
-        for family in ["-4", "-6"] {
-            for port in [500, 4500] {
-                s += &format!("ip {family} rule add pref 210 ipproto 17 sport {port} lookup main\n");
-            }
-            s += &format!("ip {family} rule add pref 220 lookup 220\n");
-        }
-    }
-    s + "ip link set dev lo alias imgtool-firewall\n"
-}
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| a.to_string()).collect()
@@ -113,6 +96,24 @@ fn pick_driver(choice: DriverChoice, answer: Option<&str>) -> Result<DriverPick,
 const DESKTOP: &str = "Docker Desktop does not support macvlan";
 
 /// Removes the testbed's veth parents on the daemon's host.
+/// [`remove_veths`] with the first of `images` that runs (a pinned image
+/// can be gone after a rebuild and `docker image prune`).
+pub(super) fn remove_veths_with_any(
+    engine: &Engine,
+    images: &[String],
+    platform: &str,
+    testbed: &str,
+) -> Result<(), TestbedError> {
+    let mut last = None;
+    for image in images {
+        match remove_veths(engine, image, platform, testbed) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| TestbedError::NotRunning(testbed.into())))
+}
+
 pub(super) fn remove_veths(engine: &Engine, image: &str, platform: &str, testbed: &str) -> Result<(), TestbedError> {
     let args = ["run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--platform", platform, "--entrypoint", "sh"];
     let mut args = strings(&args);
@@ -144,10 +145,26 @@ pub(super) fn create(
     });
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
+    // Namespace owners first: a node that joins one needs it running.
+    for owners in [true, false] {
+        let batch: Vec<&ContainerSpec> = containers.iter().filter(|c| (c.kind != Kind::Node) == owners).collect();
+        if !batch.is_empty() {
+            create_and_start(engine, opts, &batch, progress)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `batch`, copies each its files, then starts them all.
+fn create_and_start(
+    engine: &Engine,
+    opts: &Options,
+    batch: &[&ContainerSpec],
+    progress: &Progress,
+) -> Result<(), TestbedError> {
     stop_if_interrupted()?;
-    let nodes: Vec<&ContainerSpec> = containers.iter().filter(|c| c.namespace_of.is_none()).collect();
-    progress.step(format!("creating {} containers and copying in their files", nodes.len()));
-    let made = crate::parallel::map(&nodes, |c| -> Result<(), TestbedError> {
+    progress.step(format!("creating {} containers and copying in their files", batch.len()));
+    let made = crate::parallel::map(batch, |c| -> Result<(), TestbedError> {
         engine.run(&[vec!["create".to_string()], c.create_args()].concat())?;
         let archive =
             files::pack(&c.files).map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
@@ -156,45 +173,24 @@ pub(super) fn create(
     });
     made.into_iter().collect::<Result<Vec<_>, _>>()?;
     stop_if_interrupted()?;
-    progress.step(format!("starting {} containers", nodes.len()));
+    progress.step(format!("starting {} containers", batch.len()));
     // One call each, side by side: `docker start a b c` starts them one by one.
-    let started = crate::parallel::map(&nodes, |c| engine.run(&["start", &c.name]));
+    let started = crate::parallel::map(batch, |c| engine.run(&["start", &c.name]));
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
-
-    if opts.platform != opts.native_platform {
-        progress.step("loading the gateways' firewalls from native helpers");
-        let gateways: Vec<&ContainerSpec> =
-            nodes.iter().copied().filter(|c| c.devices.contains(&"/dev/net/tun")).collect();
-        let loaded = crate::parallel::map(&gateways, |c| -> Result<(), TestbedError> {
-            let firewall = opts.node_dir(&c.node).join("firewall.nft");
-            let ruleset =
-                std::fs::read(&firewall).map_err(|source| TestbedError::State { path: firewall.clone(), source })?;
-            let mut args = strings(&["run", "--rm", "-i", &format!("--network=container:{}", c.name)]);
-            args.extend(strings(&["--cap-add=NET_ADMIN", "--platform", &opts.native_platform, "--entrypoint", "sh"]));
-            args.extend([opts.images.native_gateway.clone(), "-c".into(), emulated_gateway_script(c)]);
-            engine.run_input(&args, ruleset)?;
-            Ok(())
-        });
-        loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
-    }
     Ok(())
 }
 
 pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
-    let names: Vec<&str> = containers.iter().filter(|c| c.namespace_of.is_none()).map(|c| c.name.as_str()).collect();
+    let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
     loop {
-        let mut args = vec![
-            "inspect",
-            "--format",
-            "{{.Name}}|{{.State.Status}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}",
-        ];
-        args.extend(&names);
-        let out = engine.run(&args)?;
+        let found = super::objects::containers(engine, &names)?;
+        if let Some(missing) = names.iter().find(|n| !found.iter().any(|c| c.name() == n.as_str())) {
+            return Err(TestbedError::Unhealthy { node: missing.clone(), detail: "removed while starting".into() });
+        }
         let mut pending = Vec::new();
-        for line in out.lines() {
-            let f: Vec<&str> = line.trim_start_matches('/').split('|').collect();
-            let (name, status, health) = (f[0], f.get(1).copied().unwrap_or(""), f.get(2).copied().unwrap_or(""));
+        for c in &found {
+            let (name, status, health) = (c.name(), c.state.status.as_str(), c.health());
             if status != "running" {
                 let logs = engine
                     .output(&["logs", "--tail", "3", name])

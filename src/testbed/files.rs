@@ -24,15 +24,27 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
-/// A tar of `files` ((client directory, container directory) pairs), laid
-/// out at the container paths, owned by root, files 0600 and directories
-/// 0700. A directory that is itself in `files` is packed only there.
+/// A tar of `files` ((client directory or file, container path) pairs),
+/// laid out at the container paths, owned by root, files 0600 and
+/// directories 0700. A directory that is itself in `files` is packed only
+/// there. A single file lets a helper get one file of a node's directory
+/// and not the rest (its keys).
 pub fn pack(files: &[(PathBuf, &str)]) -> io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     let sources: Vec<&Path> = files.iter().map(|(dir, _)| dir.as_path()).collect();
-    for (dir, target) in files {
-        let target = target.trim_start_matches('/');
-        append_dir(&mut tar, dir, Path::new(target), &sources)?;
+    for (source, target) in files {
+        let target = Path::new(target.trim_start_matches('/'));
+        if source.is_file() {
+            // Its directory is imgtool's own (e.g. /etc/imgtool), made owner-only.
+            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                tar.append_data(&mut header(tar::EntryType::Directory, DIR_MODE, 0), parent, io::empty())?;
+            }
+            let data = std::fs::read(source)?;
+            let mut h = header(tar::EntryType::Regular, FILE_MODE, data.len() as u64);
+            tar.append_data(&mut h, target, data.as_slice())?;
+        } else {
+            append_dir(&mut tar, source, target, &sources)?;
+        }
     }
     tar.into_inner()
 }
@@ -131,6 +143,16 @@ mod tests {
             "the swanctl tree goes to /etc/swanctl only, and no entry touches /etc itself"
         );
         assert!(got.iter().all(|(_, mode, dir)| *mode == if *dir { 0o700 } else { 0o600 }), "{got:?}");
+    }
+
+    #[test]
+    fn a_single_file_goes_alone_without_its_neighbours() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("firewall.nft"), "flush ruleset\n").unwrap();
+        std::fs::write(tmp.path().join("gw.key"), "KEY").unwrap();
+        let archive = pack(&[(tmp.path().join("firewall.nft"), "/etc/imgtool/firewall.nft")]).unwrap();
+        let names: Vec<String> = listing(&archive).into_iter().map(|(n, _, _)| n).collect();
+        assert_eq!(names, ["etc/imgtool", "etc/imgtool/firewall.nft"]);
     }
 
     #[test]

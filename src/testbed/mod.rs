@@ -6,6 +6,8 @@
 mod bringup;
 mod files;
 pub mod memory;
+pub mod name;
+pub mod objects;
 pub mod ops;
 mod preflight;
 pub mod spec;
@@ -23,6 +25,7 @@ use crate::nodefiles::Auth;
 use crate::progress::Progress;
 use crate::scenario::{Scenario, ScenarioError};
 use memory::Memory;
+pub use name::TestbedName;
 use spec::{ContainerSpec, Driver, DriverChoice, Esp, Images, LABEL_TESTBED, Options};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,8 @@ pub enum TestbedError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Daemon(#[from] DaemonError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(
         "the Docker daemon's machine ({native}) can neither run {platform} natively nor emulate it ({why}): register QEMU with binfmt_misc there (Debian: apt-get install qemu-user-static qemu-user-binfmt; Docker Desktop: enable it in the settings), or drop --platform"
     )]
@@ -73,7 +78,7 @@ pub enum TestbedError {
 #[derive(Debug, Clone)]
 pub struct UpRequest {
     pub scenario: String,
-    pub name: String,
+    pub name: TestbedName,
     pub platform: Option<String>,
     pub build: bool,
     pub psk: bool,
@@ -106,42 +111,41 @@ pub struct UpSummary {
 pub struct Running {
     pub scenario: Scenario,
     pub opts: Options,
-}
-
-fn list(engine: &Engine, what: &str, testbed: &str, format: &str) -> Result<Vec<String>, EngineError> {
-    let filter = format!("label={LABEL_TESTBED}={testbed}");
-    let args: Vec<&str> = match what {
-        "container" => vec!["ps", "-a", "--filter", &filter, "--format", format],
-        _ => vec!["network", "ls", "--filter", &filter, "--format", format],
-    };
-    Ok(engine.run(&args)?.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+    /// What `up` recorded (registry, tag, auth, ESP backend, pinned images).
+    pub record: state::Record,
 }
 
 /// Finds a testbed by its label and reloads what `up` recorded of it.
-pub fn find(engine: &Engine, name: &str) -> Result<Running, TestbedError> {
-    let rows = list(engine, "container", name, "{{.ID}}")?;
+pub fn find(engine: &Engine, name: &TestbedName) -> Result<Running, TestbedError> {
+    let rows = objects::testbed_containers(engine, name)?;
     let dir = state::dir(name);
     let (Some(_), Ok(text), Ok(record)) =
         (rows.first(), std::fs::read_to_string(dir.join(state::SCENARIO_FILE)), state::read_record(&dir))
     else {
         return Err(TestbedError::NotRunning(name.into()));
     };
+    if record.testbed != *name {
+        return Err(TestbedError::NotRunning(name.into()));
+    }
     let scenario = Scenario::parse(&text, &dir.join(state::SCENARIO_FILE).display().to_string())?;
     let opts = Options {
-        name: name.into(),
-        platform: record.platform,
-        native_platform: record.native_platform,
+        name: name.clone(),
+        platform: record.platform.clone(),
+        native_platform: record.native_platform.clone(),
         driver: record.driver,
         esp: record.esp,
-        images: record.images,
+        images: record.images.clone(),
         state: dir,
     };
-    Ok(Running { scenario, opts })
+    Ok(Running { scenario, opts, record })
 }
 
 pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
     let (scenario, text) = Scenario::load_with_text(&req.scenario)?;
+    if let Some(p) = &req.platform {
+        config.check_platform(p)?;
+    }
     let daemon = Daemon::probe(engine)?;
     let native = daemon.platform.clone();
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
@@ -159,17 +163,14 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let containers = spec::containers(&scenario, &opts);
 
     // A running testbed of the same scenario and platform is left alone.
-    let existing = list(
-        engine,
-        "container",
-        &req.name,
-        "{{.Names}}|{{.State}}|{{.Label \"io.imgtool.scenario\"}}|{{.Label \"io.imgtool.platform\"}}",
-    )?;
+    let existing = objects::testbed_containers(engine, &req.name)?;
     if !existing.is_empty() {
-        let all_running =
-            existing.len() == containers.len() && existing.iter().all(|r| r.split('|').nth(1) == Some("running"));
-        let running_scenario = existing[0].split('|').nth(2).unwrap_or("").to_string();
-        let same = existing.iter().all(|r| r.ends_with(&format!("|{}|{platform}", scenario.name)));
+        let all_running = existing.len() == containers.len() && existing.iter().all(objects::Container::running);
+        let running_scenario = existing[0].label(spec::LABEL_SCENARIO).unwrap_or("").to_string();
+        let same = existing.iter().all(|c| {
+            c.label(spec::LABEL_SCENARIO) == Some(scenario.name.as_str())
+                && c.label(spec::LABEL_PLATFORM) == Some(platform.as_str())
+        });
         if all_running && same {
             return Ok(UpSummary {
                 scenario: scenario.name.clone(),
@@ -184,8 +185,12 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             });
         }
         if all_running {
-            let flag = if req.name == crate::DEFAULT_TESTBED { String::new() } else { format!(" --name {}", req.name) };
-            return Err(TestbedError::OtherScenario { testbed: req.name.clone(), running: running_scenario, flag });
+            let flag = if req.name.as_str() == crate::DEFAULT_TESTBED {
+                String::new()
+            } else {
+                format!(" --name {}", req.name)
+            };
+            return Err(TestbedError::OtherScenario { testbed: req.name.to_string(), running: running_scenario, flag });
         }
         progress.note(format!("testbed {} is half made (an interrupted up?): removing it first", req.name));
         down(engine, &req.name, progress)?;
@@ -214,11 +219,28 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     }
     stop_if_interrupted()?;
 
+    opts.images = pin_images(engine, &opts.images)?;
+    let containers = spec::containers(&scenario, &opts);
+
     let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
     let state_dir = opts.state.clone();
     let state_error = |source| TestbedError::State { path: state_dir.clone(), source };
+    state::claim(&opts.state, &req.name).map_err(state_error)?;
     state::write(&opts.state, &scenario, &text, &auth).map_err(state_error)?;
-    state::write_record(&opts.state, &record(&scenario, &opts)).map_err(state_error)?;
+    let mut record = state::Record {
+        testbed: req.name.clone(),
+        scenario: scenario.name.clone(),
+        platform: opts.platform.clone(),
+        native_platform: opts.native_platform.clone(),
+        driver: opts.driver,
+        esp: opts.esp,
+        esp_backend: None,
+        auth: state::AuthKind::from(&auth),
+        registry: format!("{}/{}", config.registry.host, config.registry.namespace),
+        tag: config.registry.tag.clone(),
+        images: opts.images.clone(),
+    };
+    state::write_record(&opts.state, &record).map_err(state_error)?;
 
     progress.step("creating credentials, veth parents and networks");
     let mut meter = None;
@@ -227,26 +249,14 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             bringup::credentials_and_driver(engine, &scenario, &opts, req.driver, daemon.is_docker_desktop(), &auth)?;
         progress.note(format!("network driver: {} ({})", pick.driver.name(), pick.why));
         opts.driver = pick.driver;
-        state::write_record(&opts.state, &record(&scenario, &opts)).map_err(state_error)?;
+        record.driver = pick.driver;
+        state::write_record(&opts.state, &record).map_err(state_error)?;
         let nets = spec::networks(&scenario, &opts);
         bringup::create(engine, &opts, &nets, &containers, progress)?;
         meter = Some(memory::Meter::start(engine, meter_spec(&scenario, &opts)));
         progress.step("waiting for every node to be healthy");
-        // The observer joins the router's namespace while the nodes settle.
-        let observer = containers.iter().filter(|c| c.namespace_of.is_some());
-        let run_observer = || {
-            observer
-                .map(|c| engine.run(&[vec!["run".to_string(), "-d".into()], c.create_args()].concat()))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let (observed, healthy) = std::thread::scope(|s| {
-            let o = s.spawn(run_observer);
-            let timeout = req.timeout.unwrap_or(if platform == native { 60 } else { 240 });
-            let h = bringup::wait_healthy(engine, &containers, timeout);
-            (o.join().expect("observer thread panicked"), h)
-        });
-        observed?;
-        healthy?;
+        let timeout = req.timeout.unwrap_or(if platform == native { 60 } else { 240 });
+        bringup::wait_healthy(engine, &containers, timeout)?;
         Ok(format!("{} ({})", pick.driver.name(), pick.why))
     })();
     let driver = match result {
@@ -276,9 +286,15 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         return Err(e);
     }
     progress.step("checking tunnels, reachability, capture and firewall");
-    let running = Running { scenario, opts };
-    let checks = check::run(engine, &running, progress)?;
+    let running = Running { scenario, opts, record: record.clone() };
+    let (checks, backend) = std::thread::scope(|s| {
+        let b = s.spawn(|| esp_backend(engine, &running.scenario, &running.opts));
+        (check::run(engine, &running, progress), b.join().expect("esp thread panicked"))
+    });
     let seconds = started.elapsed().as_secs_f64();
+    record.esp_backend = backend;
+    state::write_record(&running.opts.state, &record).map_err(state_error)?;
+    let checks = checks?;
     let memory = meter.map_or_else(|| Err("not measured".into()), memory::Meter::stop);
     Ok(UpSummary {
         scenario: running.scenario.name.clone(),
@@ -293,15 +309,34 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     })
 }
 
-fn record(scenario: &Scenario, opts: &Options) -> state::Record {
-    state::Record {
-        scenario: scenario.name.clone(),
-        platform: opts.platform.clone(),
-        native_platform: opts.native_platform.clone(),
-        driver: opts.driver,
-        esp: opts.esp,
-        images: opts.images.clone(),
-    }
+/// Every image reference pinned to what the store holds now.
+fn pin_images(engine: &Engine, images: &Images) -> Result<Images, TestbedError> {
+    let all = [&images.router, &images.client, &images.gateway, &images.native_client, &images.native_gateway];
+    let mut refs: Vec<String> = all.iter().map(|r| r.to_string()).collect();
+    refs.sort();
+    refs.dedup();
+    let pins = objects::pin(engine, &refs)?;
+    let get = |r: &String| pins.get(r).cloned().unwrap_or_else(|| r.clone());
+    Ok(Images {
+        router: get(&images.router),
+        client: get(&images.client),
+        gateway: get(&images.gateway),
+        native_client: get(&images.native_client),
+        native_gateway: get(&images.native_gateway),
+    })
+}
+
+/// What the gateways' image chose (kernel-netlink or kernel-libipsec), as
+/// each wrote it at start; `None` if they disagree or cannot say.
+fn esp_backend(engine: &Engine, scenario: &Scenario, opts: &Options) -> Option<String> {
+    let gateways: Vec<String> =
+        scenario.nodes.iter().filter(|n| crate::nodefiles::is_gateway(n)).map(|n| opts.container(&n.name)).collect();
+    let said = crate::parallel::map(&gateways, |g| {
+        engine.output(&["exec", g, "cat", "/run/imgtool/esp-backend"]).ok().filter(|r| r.ok()).map(|r| r.stdout)
+    });
+    let mut backends: Vec<String> = said.into_iter().map(|s| s.map(|t| t.trim().to_string())).collect::<Option<_>>()?;
+    backends.dedup();
+    (backends.len() == 1).then(|| backends.remove(0))
 }
 
 /// The memory meter of the scenario's nodes (not the observer).
@@ -309,7 +344,7 @@ fn meter_spec(scenario: &Scenario, opts: &Options) -> memory::MeterSpec {
     memory::MeterSpec {
         containers: scenario.nodes.iter().map(|n| opts.container(&n.name)).collect(),
         name: opts.container("meter"),
-        labels: vec![(LABEL_TESTBED.into(), opts.name.clone()), (spec::LABEL_NODE.into(), "meter".into())],
+        labels: vec![(LABEL_TESTBED.into(), opts.name.to_string()), (spec::LABEL_NODE.into(), "meter".into())],
         image: opts.images.native_client.clone(),
         platform: opts.native_platform.clone(),
     }
@@ -329,21 +364,13 @@ fn refuse_foreign_names(
     containers: &[ContainerSpec],
     nets: &[spec::NetworkSpec],
 ) -> Result<(), TestbedError> {
-    let theirs = |rows: Vec<String>, name: &str| rows.iter().any(|r| r.split('|').next() == Some(name));
-    let cont_rows = engine.run(&["ps", "-a", "--format", "{{.Names}}|{{.Label \"io.imgtool.testbed\"}}"])?;
-    let net_rows = engine.run(&["network", "ls", "--format", "{{.Name}}|{{.Label \"io.imgtool.testbed\"}}"])?;
-    let foreign = |rows: &str| -> Vec<String> {
-        rows.lines().filter(|r| !r.ends_with(&format!("|{testbed}"))).map(String::from).collect()
-    };
-    for c in containers {
-        if theirs(foreign(&cont_rows), &c.name) {
-            return Err(TestbedError::NameTaken { kind: "container", name: c.name.clone(), testbed: testbed.into() });
-        }
+    let names: Vec<String> = containers.iter().map(|c| c.name.clone()).collect();
+    if let Some(c) = objects::containers(engine, &names)?.iter().find(|c| c.label(LABEL_TESTBED) != Some(testbed)) {
+        return Err(TestbedError::NameTaken { kind: "container", name: c.name().into(), testbed: testbed.into() });
     }
-    for n in nets {
-        if theirs(foreign(&net_rows), &n.name) {
-            return Err(TestbedError::NameTaken { kind: "network", name: n.name.clone(), testbed: testbed.into() });
-        }
+    let names: Vec<String> = nets.iter().map(|n| n.name.clone()).collect();
+    if let Some(n) = objects::networks(engine, &names)?.iter().find(|n| n.label(LABEL_TESTBED) != Some(testbed)) {
+        return Err(TestbedError::NameTaken { kind: "network", name: n.name.clone(), testbed: testbed.into() });
     }
     Ok(())
 }
@@ -351,45 +378,48 @@ fn refuse_foreign_names(
 /// Removes every container, network, veth parent and state file of the
 /// testbed. Veth parents live on the daemon's host: a helper there removes
 /// them when the record (or a macvlan network left behind) says there may be some.
-pub fn down(engine: &Engine, name: &str, progress: &Progress) -> Result<(usize, usize), TestbedError> {
+pub fn down(engine: &Engine, name: &TestbedName, progress: &Progress) -> Result<(usize, usize), TestbedError> {
     let dir = state::dir(name);
     let recorded = state::read_record(&dir).ok();
-    let rows = list(engine, "container", name, "{{.ID}}|{{.Label \"io.imgtool.node\"}}|{{.Image}}")?;
-    let ids: Vec<String> = rows.iter().filter_map(|r| r.split('|').next()).map(String::from).collect();
+    let found = objects::testbed_containers(engine, name)?;
+    let ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
     // The observer runs a native image with `ip`: the veth remover can use it.
-    let observer_image = rows.iter().find_map(|r| {
-        let f: Vec<&str> = r.split('|').collect();
-        (f.get(1) == Some(&spec::OBSERVER)).then(|| f.get(2).unwrap_or(&"").to_string())
-    });
+    let observer_image = found.iter().find(|c| c.node() == Some(spec::OBSERVER)).map(|c| c.image.clone());
     if !ids.is_empty() {
         progress.step(format!("removing {} containers", ids.len()));
         let mut a = vec!["rm".to_string(), "--force".into(), "--volumes".into()];
         a.extend(ids.iter().cloned());
         engine.run(&a)?;
     }
-    let nets = list(engine, "network", name, "{{.ID}}|{{.Driver}}")?;
-    let macvlan_left = nets.iter().any(|n| n.ends_with("|macvlan"));
+    let nets = objects::testbed_networks(engine, name)?;
+    let macvlan_left = nets.iter().any(|n| n.driver == "macvlan");
     if !nets.is_empty() {
         progress.step(format!("removing {} networks", nets.len()));
         let mut a = vec!["network".to_string(), "rm".into()];
-        a.extend(nets.iter().filter_map(|n| n.split('|').next()).map(String::from));
+        a.extend(nets.iter().map(|n| n.id.clone()));
         engine.run(&a)?;
     }
     if macvlan_left || recorded.as_ref().is_some_and(|r| r.driver == Driver::Macvlan) {
         progress.step("removing veth parents on the daemon's host");
-        let (image, platform) = match &recorded {
-            Some(r) => (r.images.native_client.clone(), r.native_platform.clone()),
-            None => (
-                observer_image
-                    .or_else(|| Config::discover(None).ok().map(|c| c.reference("client")))
-                    .unwrap_or_default(),
-                Daemon::probe(engine)?.platform,
-            ),
+        let platform = match &recorded {
+            Some(r) => r.native_platform.clone(),
+            None => Daemon::probe(engine)?.platform,
         };
-        bringup::remove_veths(engine, &image, &platform, name)?;
+        // The first of these that the store still has does it.
+        let images: Vec<String> = [
+            observer_image,
+            recorded.as_ref().map(|r| r.images.native_client.clone()),
+            Config::discover(None).ok().map(|c| c.reference("client")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        bringup::remove_veths_with_any(engine, &images, &platform, name)?;
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|source| TestbedError::State { path: dir, source })?;
+    // A state directory edited by hand (its marker gone) is left for the
+    // user: everything with the testbed's labels is already removed.
+    if let Err(e) = state::remove(&dir, name) {
+        progress.note(format!("left {}: {e}", dir.display()));
     }
     Ok((ids.len(), nets.len()))
 }

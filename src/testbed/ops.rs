@@ -4,38 +4,33 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
 
-use super::spec::{LABEL_TESTBED, OBSERVER};
+use super::spec::OBSERVER;
 use super::{Running, TestbedError};
 use crate::engine::Engine;
 
 /// One line per node: role, state, health, addresses.
 pub fn status(engine: &Engine, tb: &Running) -> Result<String, TestbedError> {
-    let filter = format!("label={LABEL_TESTBED}={}", tb.opts.name);
-    let rows = engine.run(&[
-        "ps",
-        "-a",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Label \"io.imgtool.node\"}}|{{.State}}|{{.Status}}",
-    ])?;
+    let found = super::objects::testbed_containers(engine, &tb.opts.name)?;
     let state = |node: &str| {
-        rows.lines().find(|r| r.split('|').next() == Some(node)).map(|r| {
-            let f: Vec<&str> = r.split('|').collect();
-            let health = if f[2].contains("(healthy)") {
-                "healthy"
-            } else if f[2].contains("unhealthy") {
-                "unhealthy"
-            } else if f[2].contains("starting") {
-                "starting"
-            } else {
-                ""
-            };
-            format!("{} {}", f[1], health)
-        })
+        found.iter().find(|c| c.node() == Some(node)).map(|c| format!("{} {}", c.state.status, c.health()))
     };
     let s = &tb.scenario;
-    let mut out = format!("testbed {}: scenario {} on {}\n", tb.opts.name, s.name, tb.opts.platform);
+    let r = &tb.record;
+    let mut out = format!(
+        "testbed {}: scenario {} on {}, {} networks, {} authentication, ESP {}\n  images from {} (tag {}), pinned: {}\n",
+        tb.opts.name,
+        s.name,
+        tb.opts.platform,
+        r.driver.name(),
+        match r.auth {
+            super::state::AuthKind::Certificates => "certificate",
+            super::state::AuthKind::Psk => "pre-shared key",
+        },
+        r.esp_backend.as_deref().unwrap_or(r.esp.name()),
+        r.registry,
+        r.tag,
+        r.images.gateway
+    );
     for n in &s.nodes {
         let addrs: Vec<String> = n
             .links
@@ -61,7 +56,7 @@ pub fn status(engine: &Engine, tb: &Running) -> Result<String, TestbedError> {
 fn node_container(tb: &Running, node: &str) -> Result<String, TestbedError> {
     if tb.scenario.node(node).is_none() && node != OBSERVER {
         let known = tb.scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
-        return Err(TestbedError::UnknownNode { node: node.into(), testbed: tb.opts.name.clone(), known });
+        return Err(TestbedError::UnknownNode { node: node.into(), testbed: tb.opts.name.to_string(), known });
     }
     Ok(tb.opts.container(node))
 }
@@ -89,7 +84,16 @@ pub fn capture(
     count: Option<u32>,
     duration: Option<u32>,
 ) -> Result<i32, TestbedError> {
-    let container = node_container(tb, node)?;
+    let mut container = node_container(tb, node)?;
+    // The router's namespace belongs to the observer, an emulated gateway's
+    // to its native holder: join the owner.
+    if let Some(owner) = super::spec::containers(&tb.scenario, &tb.opts)
+        .into_iter()
+        .find(|c| c.name == container)
+        .and_then(|c| c.namespace_of)
+    {
+        container = owner;
+    }
     let mut args: Vec<String> = vec![
         "run".into(),
         "--rm".into(),

@@ -13,8 +13,30 @@ pub const LABEL_SCENARIO: &str = "io.imgtool.scenario";
 pub const LABEL_PLATFORM: &str = "io.imgtool.platform";
 /// The helper that shares the router's namespace for captures and probes.
 pub const OBSERVER: &str = "observer";
+/// Suffix of the native container that owns an emulated gateway's network
+/// namespace (`<testbed>-<gateway>.netns`). Scenario names cannot hold a
+/// '.', so it never clashes with a node.
+pub const NETNS_SUFFIX: &str = ".netns";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+/// What a container is to the testbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// A node of the scenario.
+    #[default]
+    Node,
+    /// Owns an emulated gateway's network namespace and keeps its firewall:
+    /// nftables' netlink is beyond qemu-user, so the gateway cannot load it
+    /// itself, and a namespace that outlives the gateway keeps it loaded
+    /// across a `docker restart` of the gateway.
+    NetnsHolder,
+    /// imgtool's own instrument (captures, probes), native, and the owner of
+    /// the router's namespace: a container that merely joined it would keep
+    /// the old namespace, with the router's MACs, alive across a restart of
+    /// the router, which then could not start again.
+    Observer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Driver {
     /// Internal macvlan networks, as in the study (a veth pair as parent).
@@ -25,7 +47,7 @@ pub enum Driver {
 
 /// The network driver asked for: `auto` probes the daemon's side once per
 /// `up` and picks macvlan where it works, else bridge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverChoice {
     /// macvlan where it works on the daemon's side, else bridge
     Auto,
@@ -36,7 +58,7 @@ pub enum DriverChoice {
 }
 
 /// Which ESP implementation the gateways use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Esp {
     /// The kernel's where it has ESP for every address family the tunnels use, else userspace
@@ -91,7 +113,7 @@ impl Images {
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub name: String,
+    pub name: super::name::TestbedName,
     pub platform: String,
     pub native_platform: String,
     pub driver: Driver,
@@ -138,6 +160,7 @@ impl Driver {
 
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
+    pub kind: Kind,
     pub name: String,
     pub node: String,
     pub image: String,
@@ -154,6 +177,8 @@ pub struct ContainerSpec {
     pub files: Vec<(PathBuf, &'static str)>,
     pub env: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
+    /// Replaces the image's entrypoint (a holder's script).
+    pub entrypoint: Option<&'static str>,
     pub command: Vec<String>,
 }
 
@@ -190,7 +215,7 @@ pub fn networks(scenario: &Scenario, opts: &Options) -> Vec<NetworkSpec> {
                 veth,
                 opts: driver_opts,
                 internal,
-                labels: vec![(LABEL_TESTBED.into(), opts.name.clone()), (LABEL_NETWORK.into(), n.name.clone())],
+                labels: vec![(LABEL_TESTBED.into(), opts.name.to_string()), (LABEL_NETWORK.into(), n.name.clone())],
             }
         })
         .collect()
@@ -247,23 +272,86 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
             spec
         })
         .collect();
+    if opts.platform != opts.native_platform {
+        let holders: Vec<ContainerSpec> =
+            specs.iter_mut().filter(|c| c.devices.contains(&"/dev/net/tun")).map(|gw| netns_holder(gw, opts)).collect();
+        specs.extend(holders);
+    }
     // Native, so captures and probes hold on emulated platforms too.
-    specs.push(ContainerSpec {
+    let router = specs.iter_mut().find(|c| c.node == scenario.router().name).expect("a scenario has a router");
+    let observer = ContainerSpec {
+        kind: Kind::Observer,
         name: opts.container(OBSERVER),
-        node: OBSERVER.into(),
+        node: router.node.clone(),
         image: opts.images.native_client.clone(),
         platform: opts.native_platform.clone(),
-        namespace_of: Some(opts.container(&scenario.router().name)),
+        networks: std::mem::take(&mut router.networks),
+        sysctls: std::mem::take(&mut router.sysctls),
         cap_add: vec!["NET_ADMIN", "NET_RAW"],
         labels: labels(scenario, opts, OBSERVER),
         ..Default::default()
-    });
+    };
+    router.namespace_of = Some(observer.name.clone());
+    specs.push(observer);
     specs
 }
 
+/// The native holder of emulated `gateway`'s namespace: it takes the
+/// gateway's networks, addresses' MACs, sysctls and hostname, gets only the
+/// firewall of the gateway's files (not its keys), and the gateway joins it.
+fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
+    let policy = gateway.env.iter().any(|(k, v)| k == "IMGTOOL_ROUTING" && v == "policy");
+    let mut labels = gateway.labels.clone();
+    for (k, v) in &mut labels {
+        if k == LABEL_NODE {
+            v.push_str(NETNS_SUFFIX);
+        }
+    }
+    let holder = ContainerSpec {
+        kind: Kind::NetnsHolder,
+        name: format!("{}{NETNS_SUFFIX}", gateway.name),
+        node: gateway.node.clone(),
+        image: opts.images.native_gateway.clone(),
+        platform: opts.native_platform.clone(),
+        networks: std::mem::take(&mut gateway.networks),
+        cap_add: vec!["NET_ADMIN"],
+        sysctls: std::mem::take(&mut gateway.sysctls),
+        files: vec![(opts.node_dir(&gateway.node).join("firewall.nft"), "/etc/imgtool/firewall.nft")],
+        labels,
+        entrypoint: Some("sh"),
+        command: [
+            vec!["-c".to_string(), NETNS_HOLDER_SCRIPT.into(), "sh".into()],
+            if policy { vec!["policy".to_string()] } else { vec![] },
+        ]
+        .concat(),
+        ..Default::default()
+    };
+    gateway.namespace_of = Some(holder.name.clone());
+    holder
+}
+
+/// What a holder runs: the firewall and, for host-to-host tunnels, the
+/// routing rules that qemu-user cannot add (see
+/// images/strongswan/strongswan.sh), then the mark on lo that the
+/// gateway's entrypoint waits for; then it idles. `$1` is `policy` or absent.
+pub const NETNS_HOLDER_SCRIPT: &str = r#"set -e
+nft -f /etc/imgtool/firewall.nft
+if [ "${1:-}" = policy ]; then
+  for family in -4 -6; do
+    for port in 500 4500; do
+      ip "$family" rule add pref 210 ipproto 17 sport "$port" lookup main
+    done
+    ip "$family" rule add pref 220 lookup 220
+  done
+fi
+ip link set dev lo alias imgtool-firewall
+trap 'exit 0' TERM INT
+while :; do sleep 3600 & wait $!; done
+"#;
+
 fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, String)> {
     vec![
-        (LABEL_TESTBED.into(), opts.name.clone()),
+        (LABEL_TESTBED.into(), opts.name.to_string()),
         (LABEL_NODE.into(), node.into()),
         (LABEL_SCENARIO.into(), scenario.name.clone()),
         (LABEL_PLATFORM.into(), opts.platform.clone()),
@@ -278,6 +366,15 @@ impl ContainerSpec {
             a.truncate(2); // a shared namespace has no hostname of its own
         }
         a.extend(["--platform".into(), self.platform.clone()]);
+        // The testbed heals by itself: a container whose main process dies
+        // is started again. Not at the daemon's start (unlike
+        // `unless-stopped`), so a reboot does not bring back a testbed
+        // that nobody asked for.
+        a.push("--restart=on-failure".into());
+        if let Some(e) = self.entrypoint {
+            // A helper's script replaces the image's: its health check would never pass.
+            a.extend(["--entrypoint".into(), e.into(), "--no-healthcheck".into()]);
+        }
         match &self.namespace_of {
             Some(ns) => a.push(format!("--network=container:{ns}")),
             None => {

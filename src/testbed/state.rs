@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::name::TestbedName;
 use crate::nodefiles::{self, Auth};
 use crate::scenario::Scenario;
 
@@ -29,8 +30,59 @@ pub fn root() -> PathBuf {
     home.join(".local/state/imgtool")
 }
 
-pub fn dir(testbed: &str) -> PathBuf {
-    root().join(testbed)
+/// A testbed's state directory. The name's rule keeps it inside [`root`].
+pub fn dir(testbed: &TestbedName) -> PathBuf {
+    root().join(testbed.as_str())
+}
+
+/// The file that marks a directory as made by imgtool for one testbed. Only
+/// a directory that holds it, naming the same testbed, is ever deleted.
+pub const MARKER_FILE: &str = ".imgtool-testbed";
+
+fn marker_names(dir: &Path, testbed: &TestbedName) -> bool {
+    fs::read_to_string(dir.join(MARKER_FILE)).is_ok_and(|t| t.trim_end() == testbed.as_str())
+}
+
+fn not_ours(dir: &Path, testbed: &TestbedName) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "{} was not made by imgtool for testbed {testbed} (no {MARKER_FILE} naming it): refusing to delete it; choose another directory or remove it yourself",
+            dir.display()
+        ),
+    )
+}
+
+/// Whether [`claim`] would take `dir`, without touching it.
+pub fn check_claim(dir: &Path, testbed: &TestbedName) -> io::Result<()> {
+    if dir.exists() && !marker_names(dir, testbed) && fs::read_dir(dir)?.next().is_some() {
+        return Err(not_ours(dir, testbed));
+    }
+    Ok(())
+}
+
+/// Makes `dir` afresh for `testbed`: an existing one is deleted only if it
+/// is empty or carries this testbed's marker.
+pub fn claim(dir: &Path, testbed: &TestbedName) -> io::Result<()> {
+    check_claim(dir, testbed)?;
+    if dir.exists() && marker_names(dir, testbed) {
+        fs::remove_dir_all(dir)?;
+    }
+    private_dir(dir)?;
+    write_private(&dir.join(MARKER_FILE), &format!("{testbed}\n"))
+}
+
+/// Deletes `dir` if it carries this testbed's marker. `Ok(false)`: there
+/// was nothing to delete. A directory without the marker is left alone.
+pub fn remove(dir: &Path, testbed: &TestbedName) -> io::Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    if !marker_names(dir, testbed) {
+        return Err(not_ours(dir, testbed));
+    }
+    fs::remove_dir_all(dir)?;
+    Ok(true)
 }
 
 // On Windows the modes have no equivalent: the state lives under the
@@ -52,11 +104,8 @@ pub(crate) fn write_private(path: &Path, text: &str) -> io::Result<()> {
 
 /// Writes every node's files for `scenario` under `dir/nodes/`, and the
 /// scenario text itself, so later commands run exactly what `up` started.
+/// `dir` is one that [`claim`] made.
 pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) -> io::Result<()> {
-    if dir.exists() {
-        fs::remove_dir_all(dir)?;
-    }
-    private_dir(dir)?;
     write_private(&dir.join(SCENARIO_FILE), scenario_text)?;
     for node in &scenario.nodes {
         let nd = dir.join("nodes").join(&node.name);
@@ -112,7 +161,7 @@ tar -c -C /tmp/out nodes
 "#;
 
 /// The arguments of [`PKI_SCRIPT`]: the CA's DN, then every gateway.
-pub fn pki_args(scenario: &Scenario, testbed: &str) -> Vec<String> {
+pub fn pki_args(scenario: &Scenario, testbed: &TestbedName) -> Vec<String> {
     let gateways = scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).map(|n| n.name.clone());
     std::iter::once(format!("CN=imgtool {testbed} CA")).chain(gateways).collect()
 }
@@ -121,12 +170,41 @@ pub fn pki_args(scenario: &Scenario, testbed: &str) -> Vec<String> {
 /// `exec`, `capture`, `down`) read it back instead of guessing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
+    pub testbed: TestbedName,
     pub scenario: String,
     pub platform: String,
     pub native_platform: String,
     pub driver: super::spec::Driver,
+    /// What was asked for (`auto`, `kernel`, `libipsec`)...
     pub esp: super::spec::Esp,
+    /// ...and what the gateways run (`kernel-netlink`, `kernel-libipsec`),
+    /// once they have said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp_backend: Option<String>,
+    pub auth: AuthKind,
+    /// Where the images came from (HOST/NAMESPACE) and under which tag.
+    pub registry: String,
+    pub tag: String,
+    /// Pinned by digest (see `objects::pin`): every later command runs
+    /// exactly what `up` checked.
     pub images: super::spec::Images,
+}
+
+/// How the gateways authenticate; the key itself is only in the node files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    Certificates,
+    Psk,
+}
+
+impl From<&Auth> for AuthKind {
+    fn from(auth: &Auth) -> AuthKind {
+        match auth {
+            Auth::Certificates => AuthKind::Certificates,
+            Auth::Psk(_) => AuthKind::Psk,
+        }
+    }
 }
 
 pub const RECORD_FILE: &str = "testbed.toml";
@@ -145,11 +223,39 @@ pub fn read_record(dir: &Path) -> io::Result<Record> {
 mod tests {
     use super::*;
 
+    fn tb(name: &str) -> TestbedName {
+        name.parse().unwrap()
+    }
+
+    #[test]
+    fn only_marked_directories_of_the_same_testbed_are_deleted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("thesis.tex"), "years of work").unwrap();
+        let err = claim(&victim, &tb("a")).unwrap_err().to_string();
+        assert!(err.contains("refusing to delete"), "{err}");
+        assert!(remove(&victim, &tb("a")).unwrap_err().to_string().contains("refusing to delete"));
+        assert!(victim.join("thesis.tex").is_file(), "nothing deleted");
+
+        let ours = tmp.path().join("ours");
+        claim(&ours, &tb("a")).unwrap();
+        fs::write(ours.join("f"), "x").unwrap();
+        assert!(claim(&ours, &tb("b")).is_err(), "another testbed's directory is not ours");
+        assert!(remove(&ours, &tb("b")).is_err());
+        claim(&ours, &tb("a")).unwrap();
+        assert!(!ours.join("f").exists(), "made afresh");
+        assert!(remove(&ours, &tb("a")).unwrap());
+        assert!(!ours.exists());
+        assert!(!remove(&ours, &tb("a")).unwrap(), "nothing left to delete");
+    }
+
     #[test]
     fn state_files_are_private_and_complete() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("tb");
         let s = Scenario::load("site-to-site").unwrap();
+        claim(&dir, &tb("tb")).unwrap();
         write(&dir, &s, "text", &Auth::Psk("00".into())).unwrap();
         #[cfg(unix)]
         {
@@ -174,7 +280,7 @@ mod tests {
     #[test]
     fn pki_gets_the_gateways_as_arguments() {
         let s = Scenario::load("site-to-site").unwrap();
-        assert_eq!(pki_args(&s, "t"), ["CN=imgtool t CA", "gateway-a", "gateway-b", "gateway-s"]);
+        assert_eq!(pki_args(&s, &tb("t")), ["CN=imgtool t CA", "gateway-a", "gateway-b", "gateway-s"]);
         assert!(!PKI_SCRIPT.contains("gateway-a"), "values are arguments, not script text");
     }
 
@@ -182,6 +288,11 @@ mod tests {
     fn record_reads_back_what_was_written() {
         let tmp = tempfile::tempdir().unwrap();
         let record = Record {
+            testbed: tb("t"),
+            esp_backend: Some("kernel-libipsec".into()),
+            auth: AuthKind::Psk,
+            registry: "127.0.0.1:5000/vpnlab".into(),
+            tag: "1.2.0".into(),
             scenario: "site-to-site".into(),
             platform: "linux/arm64".into(),
             native_platform: "linux/amd64".into(),
