@@ -30,7 +30,7 @@ pub struct Cli {
 
 #[derive(clap::Args, Debug)]
 pub struct NameArg {
-    /// Testbed name: two testbeds with different names run side by side
+    /// Testbed name (letters, digits, _ . -, up to 32): testbeds with different names run side by side
     #[arg(long, short, default_value = crate::DEFAULT_TESTBED, env = "IMGTOOL_TESTBED")]
     pub name: crate::testbed::TestbedName,
 }

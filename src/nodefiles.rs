@@ -145,17 +145,23 @@ fn ts_list(ts: &[IpNet]) -> String {
 }
 
 /// A gateway's swanctl.conf: one connection and child per tunnel it is in.
-/// The first gateway of a tunnel initiates at start (see [`initiate`]); the
-/// other only responds, so the two never race to make duplicate SAs. Either
-/// side that finds its peer dead (dead-peer detection: a paused or vanished
-/// peer) keeps trying to bring the tunnel back (`dpd_action = restart`,
-/// `keyingtries = 0`), so that the testbed heals by itself.
+/// The first gateway of a tunnel initiates (see [`initiate`]); the other
+/// only responds, so the two never race to make duplicate SAs (two sides
+/// initiating at once can each delete the other's SA on INITIAL_CONTACT,
+/// leaving none). The testbed heals by itself: the initiator alone runs
+/// dead-peer detection and, finding its peer gone (paused, vanished), keeps
+/// trying to bring the tunnel back (`dpd_action = restart`, `keyingtries =
+/// 0`). The responder keeps its SAs while the initiator is silent (paused),
+/// so they carry traffic again the moment it is back; a restarted
+/// initiator's INITIAL_CONTACT clears them. (A restarted *responder*
+/// initiates once, see images/strongswan/strongswan.sh.)
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
     let me = scenario.public_addr(node).expect("resolved gateway has a public address");
     for t in scenario.tunnels_of(&node.name) {
         let (_, peer, local_ts, remote_ts) = t.sides(&node.name);
+        let initiator = t.initiator == node.name;
         let peer_addr = scenario.node(peer).and_then(|p| scenario.public_addr(p)).expect("resolved peer address");
         let (local_auth, remote_auth) = match auth {
             Auth::Certificates => (
@@ -171,7 +177,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     local_addrs = {me}
     remote_addrs = {peer_addr}
     proposals = {IKE_PROPOSALS}
-    dpd_delay = 5s
+    dpd_delay = {dpd_delay}
     keyingtries = 0
     local {{
       {local_auth}
@@ -186,12 +192,14 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         esp_proposals = {ESP_PROPOSALS}
         mode = tunnel
         start_action = none
-        dpd_action = restart
+        dpd_action = {dpd_action}
       }}
     }}
   }}
 ",
             name = t.name,
+            dpd_delay = if initiator { "5s" } else { "0s" },
+            dpd_action = if initiator { "restart" } else { "clear" },
             lts = ts_list(local_ts),
             rts = ts_list(remote_ts),
         );

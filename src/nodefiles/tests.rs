@@ -96,26 +96,32 @@ fn gateway_firewall_admits_only_ike_and_esp_from_peers() {
     check_site_to_site_gateway_s(&firewall(&s, s.node("gateway-s").unwrap()));
 }
 
+/// gateway-s's input chain in both IPv4 scenarios: IKE and ESP from the
+/// two peers, nothing else from its ISP link.
+const GATEWAY_S_INPUT: [&str; 8] = [
+    "iif lo accept",
+    "ct state established,related accept",
+    "ct state invalid drop",
+    "iifname != \"isp-s\" accept",
+    "meta ipsec exists accept",
+    "ip saddr { 172.26.26.10, 172.27.27.10 } udp dport { 500, 4500 } accept",
+    "ip saddr { 172.26.26.10, 172.27.27.10 } meta l4proto esp accept",
+    ND,
+];
+
+const GATEWAY_S_FORWARD: [&str; 4] = [
+    "ct state established,related accept",
+    "iifname \"cloud-s\" accept",
+    "iifname \"ipsec0\" accept",
+    "meta ipsec exists accept",
+];
+
 /// The complete ruleset of site-to-site's gateway-s.
 fn check_site_to_site_gateway_s(fw: &str) {
     assert_ruleset(
         fw,
-        &[
-            "iif lo accept",
-            "ct state established,related accept",
-            "ct state invalid drop",
-            "iifname != \"isp-s\" accept",
-            "meta ipsec exists accept",
-            "ip saddr { 172.26.26.10, 172.27.27.10 } udp dport { 500, 4500 } accept",
-            "ip saddr { 172.26.26.10, 172.27.27.10 } meta l4proto esp accept",
-            ND,
-        ],
-        &[
-            "ct state established,related accept",
-            "iifname \"cloud-s\" accept",
-            "iifname \"ipsec0\" accept",
-            "meta ipsec exists accept",
-        ],
+        &GATEWAY_S_INPUT,
+        &GATEWAY_S_FORWARD,
         // No service port is forwarded in site-to-site.
         &[],
         // Tunnel traffic is exempt from NAT; the rest leaving the cloud is NATed.
@@ -165,22 +171,8 @@ fn host_to_host_gateway_s_forwards_the_service_port() {
     let fw = firewall(&s, s.node("gateway-s").unwrap());
     assert_ruleset(
         &fw,
-        &[
-            "iif lo accept",
-            "ct state established,related accept",
-            "ct state invalid drop",
-            "iifname != \"isp-s\" accept",
-            "meta ipsec exists accept",
-            "ip saddr { 172.26.26.10, 172.27.27.10 } udp dport { 500, 4500 } accept",
-            "ip saddr { 172.26.26.10, 172.27.27.10 } meta l4proto esp accept",
-            ND,
-        ],
-        &[
-            "ct state established,related accept",
-            "iifname \"cloud-s\" accept",
-            "iifname \"ipsec0\" accept",
-            "meta ipsec exists accept",
-        ],
+        &GATEWAY_S_INPUT,
+        &GATEWAY_S_FORWARD,
         &["iifname != { \"cloud-s\" } ip daddr 172.28.28.10 tcp dport 8080 dnat ip to 10.3.0.10:8080"],
         &[
             "ip saddr 172.28.28.10/32 ip daddr 172.26.26.10/32 accept",
@@ -296,9 +288,10 @@ fn initiator_starts_and_responder_waits() {
     assert!(a.contains("local_ts = 10.1.0.0/16") && a.contains("remote_ts = 10.3.0.0/16"), "{a}");
     assert!(a.contains("certs = gateway-a.pem"), "{a}");
     let gw_s = swanctl_conf(&s, s.node("gateway-s").unwrap(), &Auth::Certificates);
-    // A responder that finds its peer dead brings the tunnel back too (healing).
-    assert_eq!(gw_s.matches("dpd_action = restart").count(), 2, "{gw_s}");
-    assert_eq!(gw_s.matches("keyingtries = 0").count(), 2, "{gw_s}");
+    // Only the initiator detects a dead peer and brings the tunnel back:
+    // the responder keeps its SAs through a pause of the initiator.
+    assert_eq!(gw_s.matches("dpd_delay = 0s").count(), 2, "{gw_s}");
+    assert!(a.contains("dpd_delay = 5s") && a.contains("keyingtries = 0"), "{a}");
     assert_eq!(children(&s, s.node("gateway-s").unwrap()), "a-s\nb-s\n");
 }
 
