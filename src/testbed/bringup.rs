@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::spec::{self, ContainerSpec, Driver, DriverChoice, Kind, NetworkSpec, Options};
-use super::{TestbedError, files, state, stop_if_interrupted};
+use super::{TestbedError, files, scripts, state, stop_if_interrupted};
 use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
@@ -55,8 +55,8 @@ pub(super) fn credentials_and_driver(
         let nets = spec::networks(scenario, &macvlan);
         let mut args = strings(&["run", "--rm", "--network=host", "--cap-add=NET_ADMIN"]);
         args.extend(strings(&["--platform", &opts.native_platform, "--entrypoint", "sh", &opts.images.native_client]));
-        args.extend(strings(&["-c", spec::VETH_SCRIPT, "sh"]));
-        args.extend(spec::veth_args(&nets, &opts.name));
+        args.extend(strings(&["-c", scripts::VETH, "sh"]));
+        args.extend(scripts::veth_args(&nets, &opts.name));
         Ok(Some(engine.run(&args)?))
     };
     let (made, probed) = std::thread::scope(|s| {
@@ -117,7 +117,7 @@ pub(super) fn remove_veths_with_any(
 pub(super) fn remove_veths(engine: &Engine, image: &str, platform: &str, testbed: &str) -> Result<(), TestbedError> {
     let args = ["run", "--rm", "--network=host", "--cap-add=NET_ADMIN", "--platform", platform, "--entrypoint", "sh"];
     let mut args = strings(&args);
-    args.extend(strings(&[image, "-c", spec::VETH_CLEANUP_SCRIPT, "sh", testbed]));
+    args.extend(strings(&[image, "-c", scripts::VETH_CLEANUP, "sh", testbed]));
     engine.run(&args)?;
     Ok(())
 }
@@ -146,10 +146,10 @@ pub(super) fn create(
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     // Namespace owners first: a node that joins one needs it running.
-    for owners in [true, false] {
+    for (owners, what) in [(true, "namespace owners"), (false, "nodes")] {
         let batch: Vec<&ContainerSpec> = containers.iter().filter(|c| (c.kind != Kind::Node) == owners).collect();
         if !batch.is_empty() {
-            create_and_start(engine, opts, &batch, progress)?;
+            create_and_start(engine, opts, &batch, what, progress)?;
         }
     }
     Ok(())
@@ -160,10 +160,11 @@ fn create_and_start(
     engine: &Engine,
     opts: &Options,
     batch: &[&ContainerSpec],
+    what: &str,
     progress: &Progress,
 ) -> Result<(), TestbedError> {
     stop_if_interrupted()?;
-    progress.step(format!("creating {} containers and copying in their files", batch.len()));
+    progress.step(format!("creating {} {what} and copying in their files", batch.len()));
     let made = crate::parallel::map(batch, |c| -> Result<(), TestbedError> {
         engine.run(&[vec!["create".to_string()], c.create_args()].concat())?;
         let archive =
@@ -173,7 +174,7 @@ fn create_and_start(
     });
     made.into_iter().collect::<Result<Vec<_>, _>>()?;
     stop_if_interrupted()?;
-    progress.step(format!("starting {} containers", batch.len()));
+    progress.step(format!("starting {} {what}", batch.len()));
     // One call each, side by side: `docker start a b c` starts them one by one.
     let started = crate::parallel::map(batch, |c| engine.run(&["start", &c.name]));
     started.into_iter().collect::<Result<Vec<_>, _>>()?;
