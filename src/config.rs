@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::reference::{ReferenceError, RegistryPath, check_tag};
 
@@ -27,8 +28,36 @@ pub enum ConfigError {
     UnknownPlatform { platform: String, known: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// imgtool.toml as written, each value with its place in the file.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawConfig {
+    platforms: Vec<Spanned<String>>,
+    source: String,
+    licenses: String,
+    registry: RawRegistry,
+    images: Vec<RawImage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    host: Spanned<String>,
+    namespace: Spanned<String>,
+    tag: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    name: Spanned<String>,
+    context: PathBuf,
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Clone)]
 pub struct Registry {
     /// `docker.io`, `ghcr.io`, `127.0.0.1:5000`, ...
     pub host: String,
@@ -36,20 +65,17 @@ pub struct Registry {
     pub tag: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Image {
     pub name: String,
     /// Build context, relative to the config file.
     pub context: PathBuf,
     /// Another image of the set that this one is built on.
     pub from: Option<String>,
-    #[serde(default)]
     pub description: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub platforms: Vec<String>,
     /// `org.opencontainers.image.source` of every image.
@@ -59,7 +85,6 @@ pub struct Config {
     pub registry: Registry,
     pub images: Vec<Image>,
     /// Directory of the config file; `None` for the built-in copy.
-    #[serde(skip)]
     pub root: Option<PathBuf>,
 }
 
@@ -89,36 +114,73 @@ impl Config {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let invalid = |line: usize, message: String| ConfigError::Invalid { path: origin.into(), line, message };
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| text[..s.start].lines().count().max(1));
-            invalid(line, e.message().trim().to_string())
-        })?;
-        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1);
-        for (i, image) in config.images.iter().enumerate() {
+        // Lines come from toml's spans: the value at fault, wherever it is
+        // and however often its text recurs in the file.
+        let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let invalid = |offset: usize, message: String| ConfigError::Invalid {
+            path: origin.into(),
+            line: line(offset),
+            message: message.replace('\n', " "),
+        };
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().trim().to_string()))?;
+        for (i, image) in raw.images.iter().enumerate() {
             if let Some(from) = &image.from
-                && !config.images[..i].iter().any(|m| &m.name == from)
+                && !raw.images[..i].iter().any(|m| m.name.get_ref() == from.get_ref())
             {
                 return Err(invalid(
-                    line_of(&format!("from = \"{from}\"")),
-                    format!("image {} is built from '{from}', which must be an image listed before it", image.name),
+                    from.span().start,
+                    format!(
+                        "image {} is built from '{}', which must be an image listed before it",
+                        image.name.get_ref(),
+                        from.get_ref()
+                    ),
                 ));
             }
         }
-        for p in &config.platforms {
-            if !matches!(p.as_str(), "linux/amd64" | "linux/arm64") {
-                return Err(invalid(line_of(p), format!("platform '{p}': expected linux/amd64 or linux/arm64")));
+        for p in &raw.platforms {
+            if !matches!(p.get_ref().as_str(), "linux/amd64" | "linux/arm64") {
+                return Err(invalid(
+                    p.span().start,
+                    format!("platform '{}': expected linux/amd64 or linux/arm64", p.get_ref()),
+                ));
             }
         }
+        let r = &raw.registry;
+        let config = Config {
+            platforms: raw.platforms.iter().map(|p| p.get_ref().clone()).collect(),
+            source: raw.source.clone(),
+            licenses: raw.licenses.clone(),
+            registry: Registry {
+                host: r.host.get_ref().clone(),
+                namespace: r.namespace.get_ref().clone(),
+                tag: r.tag.get_ref().clone(),
+            },
+            images: raw
+                .images
+                .iter()
+                .map(|i| Image {
+                    name: i.name.get_ref().clone(),
+                    context: i.context.clone(),
+                    from: i.from.as_ref().map(|f| f.get_ref().clone()),
+                    description: i.description.clone(),
+                })
+                .collect(),
+            root: None,
+        };
         config.check_references().map_err(|e| {
-            let line = match &e {
-                ReferenceError::Host { .. } => line_of("host ="),
-                ReferenceError::Namespace { .. } => line_of("namespace ="),
-                ReferenceError::Tag(_) => line_of("tag ="),
-                ReferenceError::Name(name) => line_of(&format!("\"{name}\"")),
-                ReferenceError::Shape(_) | ReferenceError::Reference { .. } => line_of("[registry]"),
+            let at = match &e {
+                ReferenceError::Host { .. } => r.host.span().start,
+                ReferenceError::Namespace { .. } => r.namespace.span().start,
+                ReferenceError::Tag(_) => r.tag.span().start,
+                ReferenceError::Name(name) => raw
+                    .images
+                    .iter()
+                    .find(|i| i.name.get_ref() == name)
+                    .map_or(r.host.span().start, |i| i.name.span().start),
+                ReferenceError::Shape(_) | ReferenceError::Reference { .. } => r.host.span().start,
             };
-            invalid(line, e.to_string())
+            invalid(at, e.to_string())
         })?;
         Ok(config)
     }
@@ -236,6 +298,27 @@ mod tests {
             let line = text.lines().position(|l| l == to).unwrap() + 1;
             assert!(e.starts_with(&format!("imgtool.toml:{line}: ")) && e.contains(what), "{e}");
         }
+    }
+
+    #[test]
+    fn the_line_is_the_value_at_fault_not_the_first_text_like_it() {
+        // A text search would land on the comment, or on the description
+        // that holds the same text as the bad `from`.
+        let text = BUILTIN
+            .replace("[registry]\n", "# tag = \"-old\" was the tag once\n[registry]\n")
+            .replace("tag = \"latest\"", "tag = \"-old\"")
+            .replace(
+                "description = \"VPN testbed router: forwards between the ISP links\"",
+                "description = 'not from = \"gatewayx\" but from scratch'",
+            );
+        let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l == "tag = \"-old\"").unwrap() + 1;
+        assert!(e.starts_with(&format!("imgtool.toml:{line}: tag '-old'")), "{e}");
+        let text =
+            text.replace("tag = \"-old\"", "tag = \"latest\"").replace("from = \"strongswan\"", "from = \"gatewayx\"");
+        let e = Config::parse(&text, "imgtool.toml").unwrap_err().to_string();
+        let line = text.lines().position(|l| l == "from = \"gatewayx\"").unwrap() + 1;
+        assert!(e.starts_with(&format!("imgtool.toml:{line}: image gateway")), "{e}");
     }
 
     #[test]
