@@ -93,40 +93,7 @@ fn round_trip(client: &Client, scenario: &str, platform: &str, extra: &[&str]) {
     let ping = client.imgtool(&["exec", "client-a1", "--name", &name, "--", "ping", "-c", "1", "-W", "3", target]);
     // A capture on the router's link from site A while client-a1 calls the
     // server: it must hold ESP (the capture stops after 6 packets).
-    let capture = std::thread::scope(|s| {
-        let cap = s.spawn(|| {
-            client.imgtool(&[
-                "capture",
-                "router",
-                "isp-a",
-                "-w",
-                "/tmp/a.pcap",
-                "-c",
-                "6",
-                "--duration",
-                "20",
-                "--name",
-                &name,
-            ])
-        });
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        client.imgtool(&[
-            "exec",
-            "client-a1",
-            "--name",
-            &name,
-            "--",
-            "ping",
-            "-c",
-            "8",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            target,
-        ]);
-        cap.join().unwrap()
-    });
+    let (capture, _) = capture_while_pinging(&|args| client.imgtool(args), &name, "/tmp/a.pcap", "6", target);
     let pcap = capture.code.eq(&0).then(|| client.file("/tmp/a.pcap"));
     let down = client.imgtool(&["down", "--name", &name]);
     down.success();

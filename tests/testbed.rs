@@ -130,30 +130,8 @@ fn exec_status_and_capture_work_on_a_running_testbed() {
     let ping = imgtool(&["exec", "client-a1", "--name", "t-ops", "--", "ping", "-c", "1", "10.3.0.10"]);
     let status = imgtool(&["status", "--name", "t-ops"]);
     // Traffic flows while the capture runs, so it must hold ESP both ways.
-    let cap = std::thread::scope(|s| {
-        let c = s.spawn(|| {
-            let file = pcap.to_str().unwrap();
-            imgtool(&["capture", "router", "isp-a", "-w", file, "-c", "10", "--duration", "20", "--name", "t-ops"])
-        });
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        imgtool(&[
-            "exec",
-            "client-a1",
-            "--name",
-            "t-ops",
-            "--",
-            "ping",
-            "-c",
-            "8",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "10.3.0.10",
-        ])
-        .success();
-        c.join().unwrap()
-    });
+    let (cap, traffic) = capture_while_pinging(&imgtool, "t-ops", pcap.to_str().unwrap(), "10", "10.3.0.10");
+    traffic.success();
     let unknown = imgtool(&["exec", "nobody", "--name", "t-ops", "--", "true"]);
     // Files are copied in, not mounted: keys owner-only, nothing bound from the client.
     let modes = sh(

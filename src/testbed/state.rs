@@ -185,7 +185,7 @@ pub struct Record {
     /// Where the images came from (HOST/NAMESPACE) and under which tag.
     pub registry: String,
     pub tag: String,
-    /// Pinned by digest (see `objects::pin`): every later command runs
+    /// Pinned by image ID (see `objects::pin`): every later command runs
     /// exactly what `up` checked.
     pub images: super::spec::Images,
 }

@@ -67,6 +67,26 @@ pub fn imgtool_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) ->
     Run::from(format!("imgtool {}", args.join(" ")), out)
 }
 
+/// `capture router isp-a -w FILE -c COUNT` (at most 20 s) while client-a1
+/// pings `target`, so the capture holds tunnel traffic; `run` is the
+/// imgtool to use (here, or in a container). Returns (capture, ping).
+pub fn capture_while_pinging(
+    run: &(dyn Fn(&[&str]) -> Run + Sync),
+    name: &str,
+    file: &str,
+    count: &str,
+    target: &str,
+) -> (Run, Run) {
+    std::thread::scope(|s| {
+        let cap = s.spawn(|| {
+            run(&["capture", "router", "isp-a", "-w", file, "-c", count, "--duration", "20", "--name", name])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let ping = run(&["exec", "client-a1", "--name", name, "--", "ping", "-c", "8", "-i", "0.2", "-W", "2", target]);
+        (cap.join().unwrap(), ping)
+    })
+}
+
 pub fn sh(script: &str) -> Run {
     let out = Command::new("bash").args(["-c", script]).output().expect("run bash");
     Run::from(script.to_string(), out)
