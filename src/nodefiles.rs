@@ -154,7 +154,11 @@ fn ts_list(ts: &[IpNet]) -> String {
 /// 0`). The responder keeps its SAs while the initiator is silent (paused),
 /// so they carry traffic again the moment it is back; a restarted
 /// initiator's INITIAL_CONTACT clears them. (A restarted *responder*
-/// initiates once, see images/strongswan/strongswan.sh.)
+/// initiates once, see images/strongswan/strongswan.sh.) No MOBIKE: the
+/// addresses never move, and with it charon sends dead-peer probes only after
+/// a route lookup for each address the peer announced, which failed in the
+/// testbed ("no route found to reach peer, MOBIKE update deferred"), so a
+/// paused peer was never declared dead.
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
@@ -179,6 +183,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
     proposals = {IKE_PROPOSALS}
     dpd_delay = {dpd_delay}
     keyingtries = 0
+    mobike = no
     local {{
       {local_auth}
     }}
