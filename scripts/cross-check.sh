@@ -20,6 +20,7 @@
 # only checks. Builds go to target/cross, so they never wait on the main
 # build's lock, with the `cross` profile (Cargo.toml: dev without debug info),
 # since they only have to link and answer --version; releases use `dist`.
+# The checks use `cross` too, so the host's build scripts are shared.
 #
 # Usage: scripts/cross-check.sh [TARGET...]   (default: all five)
 # Prints one line per target; exits non-zero if any target fails.
@@ -194,7 +195,10 @@ for t in "${targets[@]}"; do
     ;;
   *)
     what="check"
-    cmd=(env "PATH=$VENV/bin:$PATH" cargo-zigbuild check --target "$t" --target-dir "$TARGET_DIR" --lib --bins)
+    # The same profile as the builds: their build scripts and proc macros
+    # (compiled for this host) are then made once, not twice.
+    cmd=(env "PATH=$VENV/bin:$PATH" cargo-zigbuild check --profile cross --target "$t" --target-dir "$TARGET_DIR" --lib
+      --bins)
     ;;
   esac
   if "${cmd[@]}" >"$log" 2>&1; then
