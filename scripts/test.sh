@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-# It builds for Windows and compiles for macOS (students' laptops).
+# The release binaries' targets (students' laptops): Windows and static
+# Linux (musl) built, linked and checked, macOS compiled.
 bash scripts/cross-check.sh
 cargo test --no-fail-fast

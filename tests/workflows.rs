@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 use imgtool::cli::Cli;
 
 /// How to get actionlint where GitHub's release downloads cannot be reached
@@ -52,12 +53,22 @@ fn every_imgtool_command_in_the_workflows_parses() {
         let commands = imgtool_commands(&std::fs::read_to_string(&file).unwrap());
         assert!(!commands.is_empty(), "{} runs no imgtool command", file.display());
         for (line, words) in commands {
-            if let Err(e) = Cli::try_parse_from(&words) {
+            if let Err(e) = parse(&words) {
                 failures.push(format!("{}:{line}: {}\n{}", file.display(), words.join(" "), e.render()));
             }
         }
     }
     assert!(failures.is_empty(), "imgtool command lines that no longer parse:\n\n{}", failures.join("\n"));
+}
+
+/// An imgtool command line as the CLI takes it. `--version` and `--help`
+/// count as parsing: clap answers them with an "error" that prints and
+/// exits 0.
+fn parse(words: &[String]) -> Result<(), clap::Error> {
+    match Cli::try_parse_from(words) {
+        Err(e) if !matches!(e.kind(), ErrorKind::DisplayVersion | ErrorKind::DisplayHelp) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[test]
@@ -74,6 +85,9 @@ jobs:
             --push-by-digestt --digests-out "digests-$ARCH.json" --version "$version"
       - run: for i in router client; do imgtool inspect "$REGISTRY/$i:$VERSION" | tee x; done
       - run: imgtool merge digests-*.json --push --registry=${{ env.REGISTRY }}
+      - run: |
+          "$RUNNER_TEMP/bin/imgtool" --version
+          $said = & unpacked/imgtool.exe --versoin
 "#;
     let commands = imgtool_commands(workflow);
     let lines: Vec<String> = commands.iter().map(|(n, w)| format!("{n}: {}", w.join(" "))).collect();
@@ -83,14 +97,43 @@ jobs:
             "9: imgtool build --platform linux/amd64 --push-by-digestt --digests-out digests-x.json --version 1.2.3",
             "11: imgtool inspect x/x:x",
             "12: imgtool merge digests-*.json --push --registry=x",
+            "14: imgtool --version",
+            "15: imgtool --versoin",
         ]
     );
     let err = Cli::try_parse_from(&commands[0].1).expect_err("a misspelt flag must not parse").to_string();
     assert!(err.contains("--push-by-digestt"), "{err}");
     let fixed: Vec<String> = commands[0].1.iter().map(|w| w.replace("digestt", "digest")).collect();
     Cli::try_parse_from(&fixed).expect("the correct spelling parses");
-    for (_, words) in &commands[1..] {
-        Cli::try_parse_from(words).expect("inspect and merge parse");
+    for (_, words) in &commands[1..4] {
+        parse(words).expect("inspect, merge and --version parse");
+    }
+    let err = parse(&commands[4].1).expect_err("a misspelt --version must not parse").to_string();
+    assert!(err.contains("--versoin"), "{err}");
+}
+
+/// The release workflow builds every target that scripts/cross-check.sh
+/// builds or checks on each CI run, and no other, with the same zig: what
+/// ships is what was tested.
+#[test]
+fn the_release_builds_what_cross_check_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let release = std::fs::read_to_string(root.join(".github/workflows/release.yml")).unwrap();
+    let cross = std::fs::read_to_string(root.join("scripts/cross-check.sh")).unwrap();
+    let mut shipped: Vec<&str> =
+        release.lines().filter_map(|l| l.trim().strip_prefix("- target: ")).map(str::trim).collect();
+    // ALL_TARGETS=(...) may go on over several lines.
+    let all = cross.split_once("ALL_TARGETS=(").expect("ALL_TARGETS in cross-check.sh").1;
+    let mut tested: Vec<&str> = all.split_once(')').unwrap().0.split_whitespace().collect();
+    shipped.sort();
+    tested.sort();
+    assert_eq!(shipped, tested, "release.yml's binaries vs. cross-check.sh's targets");
+    for pin in ["CARGO_ZIGBUILD_VERSION", "ZIGLANG_VERSION"] {
+        let value = |text: &str, sep: &str| {
+            let line = text.lines().find_map(|l| l.trim().strip_prefix(&format!("{pin}{sep}")).map(str::trim));
+            line.unwrap_or_else(|| panic!("no {pin}{sep} line")).to_string()
+        };
+        assert_eq!(value(&release, ":"), value(&cross, "="), "{pin} in release.yml and cross-check.sh");
     }
 }
 
@@ -217,7 +260,7 @@ fn commands(line: &str) -> Vec<Vec<String>> {
     segments
         .into_iter()
         .map(|s| s.into_iter().skip_while(keyword).collect::<Vec<_>>())
-        .filter(|s| s.first().is_some_and(|w| w == "imgtool" || w.ends_with("/imgtool")))
+        .filter(|s| s.first().is_some_and(|w| w == "imgtool" || w.ends_with("/imgtool") || w.ends_with("/imgtool.exe")))
         .map(|mut s| {
             s[0] = "imgtool".into();
             let flags: Vec<String> = s.clone();

@@ -14,7 +14,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(cmd: String, out: Output) -> Run {
+    pub fn from(cmd: String, out: Output) -> Run {
         Run {
             cmd,
             code: out.status.code().unwrap_or(-1),
