@@ -57,18 +57,10 @@ pub fn build_local(
     progress: &Progress,
 ) -> Result<(), BuildError> {
     crate::daemon::require_plugin(engine, "buildx")?;
-    let mut wanted: Vec<&str> = names.to_vec();
-    for n in names {
-        if let Some(from) = config.image(n).and_then(|i| i.from.as_deref()) {
-            wanted.push(from);
-        }
-    }
-    for image in &config.images {
-        if wanted.contains(&image.name.as_str()) {
-            progress.step(format!("building {} for {}", image.name, platforms.join(",")));
-            engine.run(&local_build_args(config, &image.name, platforms)?)?;
-            progress.note(format!("built {}", config.reference(&image.name)));
-        }
+    for name in config.with_bases(names) {
+        progress.step(format!("building {name} for {}", platforms.join(",")));
+        engine.run(&local_build_args(config, name, platforms)?)?;
+        progress.note(format!("built {}", config.reference(name)));
     }
     Ok(())
 }

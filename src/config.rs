@@ -239,6 +239,24 @@ impl Config {
         self.images.iter().find(|i| i.name == name)
     }
 
+    /// `names` and every image they are built from, however deep (a gateway
+    /// needs strongswan, which needs base), in build order. Unknown names
+    /// are left out.
+    pub fn with_bases<S: AsRef<str>>(&self, names: &[S]) -> Vec<&str> {
+        let mut wanted: Vec<&str> =
+            names.iter().filter_map(|n| self.image(n.as_ref())).map(|i| i.name.as_str()).collect();
+        // `from` only names earlier images, so one pass from the end suffices.
+        for image in self.images.iter().rev() {
+            if wanted.contains(&image.name.as_str())
+                && let Some(from) = image.from.as_deref()
+                && !wanted.contains(&from)
+            {
+                wanted.push(from);
+            }
+        }
+        self.images.iter().map(|i| i.name.as_str()).filter(|n| wanted.contains(n)).collect()
+    }
+
     /// The full reference of an image of the set, e.g. `docker.io/vpnlab/router:latest`.
     pub fn reference(&self, name: &str) -> String {
         let r = &self.registry;
@@ -265,8 +283,10 @@ mod tests {
     fn builtin_config_declares_the_four_images_in_build_order() {
         let c = Config::parse(BUILTIN, "imgtool.toml").unwrap();
         let names: Vec<_> = c.images.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["router", "client", "strongswan", "gateway"]);
+        assert_eq!(names, ["base", "router", "client", "strongswan", "gateway"]);
         assert_eq!(c.image("gateway").unwrap().from.as_deref(), Some("strongswan"));
+        assert_eq!(c.with_bases(&["gateway"]), ["base", "strongswan", "gateway"]);
+        assert_eq!(c.with_bases(&["client", "router"]), ["base", "router", "client"]);
         assert_eq!(c.reference("router"), "docker.io/vpnlab/router:latest");
     }
 

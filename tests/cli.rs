@@ -235,7 +235,7 @@ fn build_refuses_an_unknown_platform_naming_the_valid_ones() {
 #[test]
 fn build_refuses_unknown_images_and_scenarios_and_a_partial_gate() {
     let r = refused_build(&["--image", "webserver"]);
-    assert!(r.stderr.contains("unknown image 'webserver': imgtool.toml has router, client"), "{}", r.describe());
+    assert!(r.stderr.contains("unknown image 'webserver': imgtool.toml has base, router, client"), "{}", r.describe());
     let r = refused_build(&["--scenario", "moon-base"]);
     assert!(r.stderr.contains("unknown scenario 'moon-base'"), "{}", r.describe());
     let r = refused_build(&["--image", "gateway", "--push"]);

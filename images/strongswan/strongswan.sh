@@ -64,7 +64,7 @@ charon_config() {
 # Written by the imgtool image at start-up.
 charon {
   load_modular = no
-  load = $first random nonce openssl curve25519 x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici
+  load = $first random nonce openssl x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici
   routing_table = $table
   install_virtual_ip = no
   # A peer that is still starting drops the first IKE_SA_INIT: retransmit
@@ -90,6 +90,11 @@ charon {
   plugins {
     kernel-libipsec { allow_peer_ts = $peer_ts }
   }
+}
+# swanctl would try its built-in list, which names plugins this image leaves
+# out (images/strongswan/Dockerfile), one warning each.
+swanctl {
+  load = random openssl pem pkcs1 pkcs8 x509 pubkey constraints
 }
 CONF
 }

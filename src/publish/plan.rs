@@ -160,19 +160,15 @@ pub fn plan(config: &Config, req: &BuildRequest) -> Result<Plan, RequestError> {
             platforms.push(p.clone());
         }
     }
-    let mut wanted: Vec<String> =
+    let wanted: Vec<String> =
         if req.images.is_empty() { config.images.iter().map(|i| i.name.clone()).collect() } else { req.images.clone() };
-    for name in wanted.clone() {
-        let image = config.image(&name).ok_or_else(|| RequestError::UnknownImage {
+    if let Some(name) = wanted.iter().find(|n| config.image(n).is_none()) {
+        return Err(RequestError::UnknownImage {
             name: name.clone(),
             known: config.images.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
-        })?;
-        if let Some(from) = &image.from {
-            wanted.push(from.clone());
-        }
+        });
     }
-    let images: Vec<String> =
-        config.images.iter().filter(|i| wanted.contains(&i.name)).map(|i| i.name.clone()).collect();
+    let images: Vec<String> = config.with_bases(&wanted).into_iter().map(String::from).collect();
     let validation = req.push.validation();
     // The gate runs a whole testbed: refused now rather than after the builds.
     if validation == Validation::Run && !GATE_IMAGES.iter().all(|g| images.iter().any(|i| i == g)) {
@@ -300,9 +296,9 @@ mod tests {
             (|r| r.destination.version = Some("1.2".into()), "version '1.2' is not X.Y.Z"),
             (|r| r.platforms = vec!["linux/sparc".into()], "unknown platform linux/sparc: imgtool.toml builds"),
             (|r| r.platforms = vec!["arm64".into()], "platform 'arm64' is not OS/ARCH[/VARIANT]"),
-            (|r| r.images = vec!["webserver".into()], "unknown image 'webserver': imgtool.toml has router"),
+            (|r| r.images = vec!["webserver".into()], "unknown image 'webserver': imgtool.toml has base, router"),
             (|r| r.scenarios = vec!["moon-base".into()], "unknown scenario 'moon-base'"),
-            (|r| r.images = vec!["gateway".into()], "only strongswan, gateway would be built"),
+            (|r| r.images = vec!["gateway".into()], "only base, strongswan, gateway would be built"),
             (|r| r.cache = Some("Bad:ref/X".into()), "cache 'Bad:ref/X' is not a registry reference"),
         ];
         for (change, want) in cases {
@@ -321,7 +317,7 @@ mod tests {
             r.push = Push::No(Validation::Skip);
         })
         .unwrap();
-        assert_eq!(p.images, ["strongswan", "gateway"]);
+        assert_eq!(p.images, ["base", "strongswan", "gateway"]);
         assert!(p.render("x").contains("validate   nothing (--no-validate)"), "{}", p.render("x"));
     }
 }
