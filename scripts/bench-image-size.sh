@@ -46,7 +46,7 @@ def walk(desc, image):
 for m in json.load(open(f"{root}/index.json"))["manifests"]:
     name = m["annotations"]["io.containerd.image.name"].split("/")[-1].split(":")[0]
     walk(m, name)
-print(f"| linux/{arch} | " + " | ".join(f"{name} {size / 1e6:.1f}" for name, size in per.items())
-      + f" | **{sum(blobs.values()) / 1e6:.1f}** ({len(blobs)} blobs) |")
+print(f"| linux/{arch} | " + " | ".join(f"{name} {size / 1e6:.2f}" for name, size in per.items())
+      + f" | **{sum(blobs.values()) / 1e6:.2f}** ({len(blobs)} blobs) |")
 PY
 done
