@@ -77,11 +77,11 @@ apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then
     say "apt-get update"
-    logged cross-apt-update.log apt-get update -qq
+    logged cross-apt-update.log flock /var/lock/imgtool-apt.lock apt-get update -qq
     apt_updated=1
   fi
   say "apt-get install $*"
-  logged cross-apt-install.log env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  logged cross-apt-install.log env DEBIAN_FRONTEND=noninteractive flock /var/lock/imgtool-apt.lock apt-get install -y -qq --no-install-recommends "$@"
 }
 
 if [ "$need_windows" = 1 ] && ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then

@@ -119,8 +119,9 @@ need xz || missing+=(xz-utils)
 need curl || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   vm_say "apt-get install ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # One apt at a time: scripts/test.sh makes the disk while cross-check.sh may install.
+  flock /var/lock/imgtool-apt.lock apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive flock /var/lock/imgtool-apt.lock apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 mkdir -p "$VM_CACHE" "$VM_LOG"

@@ -59,8 +59,9 @@ vm_need_qemu() {
   fi
   vm_say "apt-get install qemu-system-x86 (bookworm-backports), socat"
   mkdir -p "$VM_LOG"
-  apt-get update -qq >"$VM_LOG/apt.log" 2>&1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  # One apt at a time: scripts/test.sh makes the disk while cross-check.sh may install.
+  flock /var/lock/imgtool-apt.lock apt-get update -qq >"$VM_LOG/apt.log" 2>&1
+  DEBIAN_FRONTEND=noninteractive flock /var/lock/imgtool-apt.lock apt-get install -y -qq --no-install-recommends \
     qemu-system-x86/bookworm-backports qemu-system-common/bookworm-backports \
     qemu-system-data/bookworm-backports seabios/bookworm-backports qemu-utils/bookworm-backports \
     socat >>"$VM_LOG/apt.log" 2>&1 || {
