@@ -407,7 +407,11 @@ mod tests {
         assert_eq!(c.using(&c.registries[1]).reference("router"), "ghcr.io/vpnlab/router:latest");
         assert_eq!(c.clone().with_registry(Some("127.0.0.1:5000/x"), None).unwrap().registries.len(), 1);
         for (entries, bad, want) in [
-            ("\"docker.io/vpnlab\",\n  \"ghcr.io\",", "\"ghcr.io\",", "registry list entry: registry 'ghcr.io' is not HOST"),
+            (
+                "\"docker.io/vpnlab\",\n  \"ghcr.io\",",
+                "\"ghcr.io\",",
+                "registry list entry: registry 'ghcr.io' is not HOST",
+            ),
             ("\"docker.io/vpnlab\",\n  \"Ghcr/x\",", "\"Ghcr/x\",", "'Ghcr' is not a registry host"),
             ("\"docker.io/vpnlab\",\n  \"docker.io/vpnlab\",", "\"docker.io/vpnlab\",", "listed twice"),
             ("3,", "3,", "invalid type"),

@@ -22,7 +22,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 pub use auth::docker_config_dir;
-pub use error::RegistryError;
+pub use error::{RATE_LIMIT, RegistryError};
 pub use index::Platform;
 pub use read::{InspectedManifest, Inspection};
 
