@@ -183,7 +183,7 @@ pub enum Command {
     Doctor,
     /// Serve a classroom mirror: the distribution registry on this machine, as a pull-through cache or a copy
     #[command(
-        after_help = "Examples:\n  imgtool mirror --port 5000 --proxy https://registry-1.docker.io\n  imgtool mirror --port 5001 --dir /srv/vpnlab-mirror\n  imgtool build --push --registry 127.0.0.1:5001/vpnlab\n\nStudents then run `imgtool up --registry TEACHER:PORT/vpnlab` (docs/classroom.md)."
+        after_help = "Examples:\n  imgtool mirror --port 5000 --proxy https://registry-1.docker.io\n  imgtool mirror --port 5001 --dir /srv/vpnlab-mirror\n\nFill a copy from a checkout with `imgtool build --push --registry 127.0.0.1:5001/vpnlab`;\nstudents then run `imgtool up --registry TEACHER:PORT/vpnlab` (docs/classroom.md)."
     )]
     Mirror(MirrorArgs),
 }
