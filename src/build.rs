@@ -55,12 +55,13 @@ pub fn choose(
     let mut limited = None;
     for path in &config.registries {
         let c = config.using(path);
-        let mut failed = None;
+        let (mut failed, mut pulled) = (None, false);
         for (name, platform) in &needs {
             let reference = c.reference(name);
             if present(engine, &reference, platform, native)? {
                 continue;
             }
+            pulled = true;
             progress.step(format!("pulling {reference} ({platform})"));
             let pull = engine.output(&["pull", "--quiet", "--platform", platform, &reference])?;
             if !pull.ok() {
@@ -71,7 +72,12 @@ pub fn choose(
         }
         let Some(why) = failed else {
             let after = tried.iter().map(|(r, why)| format!("{r}: {why}")).collect::<Vec<_>>().join("; ");
-            let line = if after.is_empty() { format!("from {path}") } else { format!("from {path} (not {after})") };
+            let here = if pulled { "" } else { ", already here" };
+            let line = if after.is_empty() {
+                format!("from {path}{here}")
+            } else {
+                format!("from {path}{here} (not {after})")
+            };
             progress.note(format!("images {line}"));
             return Ok((c, line));
         };

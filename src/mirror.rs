@@ -38,6 +38,8 @@ pub enum MirrorError {
     Spawn { bin: String, reason: String },
     #[error("the registry server exited ({0}): see its log above")]
     Exited(String),
+    #[error(transparent)]
+    Login(#[from] crate::registry::RegistryError),
 }
 
 /// What the mirror holds.
@@ -76,8 +78,9 @@ fn check_upstream(url: &str) -> Result<(), MirrorError> {
     if ok { Ok(()) } else { Err(MirrorError::Upstream(url.into())) }
 }
 
-/// The distribution registry's config.yml for `req`.
-pub fn config_yaml(req: &MirrorRequest) -> Result<String, MirrorError> {
+/// The distribution registry's config.yml for `req`; a cache logs in to its
+/// upstream with `login` (user, password) when given.
+pub fn config_yaml(req: &MirrorRequest, login: Option<&(String, String)>) -> Result<String, MirrorError> {
     let mut y = String::from("version: 0.1\nlog:\n  level: info\n  accesslog: {disabled: false}\nstorage:\n");
     y += &format!("  filesystem: {{rootdirectory: {}}}\n", quoted(&req.dir.join("data")));
     y += "  delete: {enabled: true}\n";
@@ -88,6 +91,10 @@ pub fn config_yaml(req: &MirrorRequest) -> Result<String, MirrorError> {
     if let Kind::Proxy(url) = &req.kind {
         check_upstream(url)?;
         y += &format!("proxy:\n  remoteurl: \"{}\"\n", url.trim_end_matches('/'));
+        if let Some((user, password)) = login {
+            let q = |v: &str| serde_json::to_string(v).expect("a string serialises");
+            y += &format!("  username: {}\n  password: {}\n", q(user), q(password));
+        }
     }
     Ok(y)
 }
@@ -134,17 +141,24 @@ pub fn serve(req: &MirrorRequest, say: impl FnOnce(&str)) -> Result<(), MirrorEr
     let bin_text = bin.to_string_lossy().into_owned();
     let found = which(&bin);
     let Some(bin_path) = found else { return Err(MirrorError::NoServer { bin: bin_text }) };
-    let yaml = config_yaml(req)?;
-    check_port(&req.listen, req.port)?;
-    let write = |path: &Path, text: &str| {
-        std::fs::create_dir_all(&req.dir)
-            .and_then(|()| std::fs::write(path, text))
-            .map_err(|e| MirrorError::Write { path: path.into(), reason: e.to_string() })
+    let login = match &req.kind {
+        Kind::Proxy(url) => {
+            check_upstream(url)?;
+            let host = url.split_once("://").map_or(url.as_str(), |(_, h)| h).trim_end_matches('/');
+            crate::registry::basic_login(host)?.map(|l| (host.to_string(), l))
+        }
+        Kind::Copy => None,
     };
+    let yaml = config_yaml(req, login.as_ref().map(|(_, l)| l))?;
+    check_port(&req.listen, req.port)?;
     let config = req.dir.join("config.yml");
-    write(&config, &yaml)?;
+    write_private(&req.dir, &config, &yaml)
+        .map_err(|e| MirrorError::Write { path: config.clone(), reason: e.to_string() })?;
     let what = match &req.kind {
-        Kind::Proxy(url) => format!("a pull-through cache of {url}"),
+        Kind::Proxy(url) => match &login {
+            Some((host, _)) => format!("a pull-through cache of {url}, with the docker login for {host}"),
+            None => format!("a pull-through cache of {url}"),
+        },
         Kind::Copy => format!("a copy in {} (fill it with imgtool build --push --registry ...)", req.dir.display()),
     };
     let scheme = if req.tls.is_some() { "https" } else { "http" };
@@ -162,6 +176,20 @@ pub fn serve(req: &MirrorRequest, say: impl FnOnce(&str)) -> Result<(), MirrorEr
         let status = cmd.status().map_err(|e| MirrorError::Spawn { bin: bin_text, reason: e.to_string() })?;
         if status.success() { Ok(()) } else { Err(MirrorError::Exited(status.to_string())) }
     }
+}
+
+/// Writes the config readable by its owner only: it may hold the upstream login.
+fn write_private(dir: &Path, path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())?;
+    // A config.yml left by an older run keeps its mode otherwise.
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
 }
 
 /// `bin` as given when it is a path, else found on PATH.
@@ -183,17 +211,21 @@ mod tests {
 
     #[test]
     fn config_of_each_kind() {
-        let copy = config_yaml(&req(Kind::Copy)).unwrap();
+        let copy = config_yaml(&req(Kind::Copy), None).unwrap();
         assert!(copy.contains("rootdirectory: \"/srv/m/data\"") && copy.contains("addr: 0.0.0.0:5000"), "{copy}");
         assert!(!copy.contains("proxy"), "{copy}");
-        let proxy = config_yaml(&req(Kind::Proxy("https://registry-1.docker.io/".into()))).unwrap();
-        assert!(proxy.contains("proxy:\n  remoteurl: \"https://registry-1.docker.io\"\n"), "{proxy}");
+        let hub = req(Kind::Proxy("https://registry-1.docker.io/".into()));
+        let proxy = config_yaml(&hub, None).unwrap();
+        assert!(proxy.ends_with("proxy:\n  remoteurl: \"https://registry-1.docker.io\"\n"), "{proxy}");
+        let login = ("bob".to_string(), "p\"w".to_string());
+        let proxy = config_yaml(&hub, Some(&login)).unwrap();
+        assert!(proxy.ends_with("  username: \"bob\"\n  password: \"p\\\"w\"\n"), "{proxy}");
     }
 
     #[test]
     fn a_bad_upstream_is_one_line() {
         for bad in ["registry-1.docker.io", "ftp://x", "https://", "https://h/v2", "http://h:port", "https://u:p@h"] {
-            let e = config_yaml(&req(Kind::Proxy(bad.into()))).unwrap_err().to_string();
+            let e = config_yaml(&req(Kind::Proxy(bad.into())), None).unwrap_err().to_string();
             assert!(e.contains("is not an upstream registry URL") && !e.contains('\n'), "{e}");
         }
     }
