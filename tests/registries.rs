@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use common::*;
 use imgtool::registry::{Options, Registry};
-use support::{RegistryServer, free_port, write_layout};
+use support::{FailingProxy, RegistryServer, free_port, write_layout};
 
 const IMAGES: [&str; 4] = ["router", "client", "strongswan", "gateway"];
 
@@ -116,6 +116,26 @@ fn one_registry_down_during_a_push_is_one_line_and_moves_no_tag_in_the_other() {
     assert!(r.stderr.contains(&want) && r.stderr.contains("no tag moved in any of"), "{}", r.describe());
     for image in IMAGES {
         assert_eq!(live.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} was tagged in {}", live.addr);
+    }
+}
+
+#[test]
+fn a_registry_failing_while_tags_move_is_reported_exactly() {
+    let _g = docker_lock();
+    let (first, second) = (RegistryServer::start(), RegistryServer::start());
+    let refusing = FailingProxy::refusing_tags(&second.addr);
+    let (a, b) = (format!("{}/vpnlab", first.addr), format!("{}/vpnlab", refusing.addr));
+    let config = ListConfig::new(checkout(), ".t-reg-tags.toml", &[&a, &b]);
+    let r = push(&config, &[]).code(1);
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
+    let moved = IMAGES.map(|i| format!("{a}/{i}")).join(", ");
+    let rest = IMAGES[1..].iter().map(|i| format!("{b}/{i}")).collect::<Vec<_>>().join(", ");
+    let want = format!("moving the tags of {b}/router failed: ");
+    let said = format!("; moved: {moved} (every tag); not moved: {rest}: run the push again");
+    assert!(r.stderr.contains(&want) && r.stderr.contains(&said), "{}", r.describe());
+    for image in IMAGES {
+        assert!(first.tags(&format!("vpnlab/{image}")).contains(&"1.0.0".to_string()), "{image} not moved in {a}");
+        assert_eq!(second.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} moved in {b}");
     }
 }
 
