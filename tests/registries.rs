@@ -17,7 +17,12 @@ use common::*;
 use imgtool::registry::{Options, Registry};
 use support::{FailingProxy, RegistryServer, free_port, write_layout};
 
-const IMAGES: [&str; 4] = ["router", "client", "strongswan", "gateway"];
+/// The image set, in build order, as imgtool.toml declares it.
+fn images() -> Vec<String> {
+    let file = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml"));
+    let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
+    config.images.iter().map(|i| i.name.clone()).collect()
+}
 
 /// imgtool.toml of this checkout with `[registry] list = [...]`, written
 /// beside it (so `build` finds images/ and the commit) and removed on drop.
@@ -87,8 +92,8 @@ fn build_push_to_two_registries_gives_identical_digests_in_both() {
         Run { cmd: p.run.cmd.clone(), code: p.run.code, stdout: p.run.stdout.clone(), stderr: p.run.stderr.clone() };
     let r = r.success();
     let printed = published(&r);
-    assert_eq!(printed.len(), 8, "four images in each of two registries:\n{}", r.describe());
-    for image in IMAGES {
+    assert_eq!(printed.len(), 2 * images().len(), "every image in each of two registries:\n{}", r.describe());
+    for image in images() {
         let (ra, rb) = (format!("{}/vpnlab/{image}", p.a.addr), format!("{}/vpnlab/{image}", p.b.addr));
         let (da, db) = (&printed[&ra].0, &printed[&rb].0);
         assert_eq!(da, db, "{image}: the two registries got different indexes:\n{}", r.describe());
@@ -114,7 +119,7 @@ fn one_registry_down_during_a_push_is_one_line_and_moves_no_tag_in_the_other() {
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
     let want = format!("publishing to {dead}/vpnlab failed: cannot reach {dead}: connection refused");
     assert!(r.stderr.contains(&want) && r.stderr.contains("no tag moved in any of"), "{}", r.describe());
-    for image in IMAGES {
+    for image in images() {
         assert_eq!(live.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} was tagged in {}", live.addr);
     }
 }
@@ -128,12 +133,13 @@ fn a_registry_failing_while_tags_move_is_reported_exactly() {
     let config = ListConfig::new(checkout(), ".t-reg-tags.toml", &[&a, &b]);
     let r = push(&config, &[]).code(1);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
-    let moved = IMAGES.map(|i| format!("{a}/{i}")).join(", ");
-    let rest = IMAGES[1..].iter().map(|i| format!("{b}/{i}")).collect::<Vec<_>>().join(", ");
-    let want = format!("moving the tags of {b}/router failed: ");
+    let all = images();
+    let moved = all.iter().map(|i| format!("{a}/{i}")).collect::<Vec<_>>().join(", ");
+    let rest = all[1..].iter().map(|i| format!("{b}/{i}")).collect::<Vec<_>>().join(", ");
+    let want = format!("moving the tags of {b}/{} failed: ", all[0]);
     let said = format!("; moved: {moved} (every tag); not moved: {rest}: run the push again");
     assert!(r.stderr.contains(&want) && r.stderr.contains(&said), "{}", r.describe());
-    for image in IMAGES {
+    for image in &all {
         assert!(first.tags(&format!("vpnlab/{image}")).contains(&"1.0.0".to_string()), "{image} not moved in {a}");
         assert_eq!(second.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} moved in {b}");
     }
