@@ -11,7 +11,6 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use common::*;
 use imgtool::registry::{Options, Registry};
@@ -55,57 +54,49 @@ fn checkout() -> &'static Path {
 }
 
 /// `build --push` of the native platform to the registries `config` lists.
-fn push(config: &ListConfig, extra: &[&str]) -> Run {
+fn push(config: &ListConfig) -> Run {
     let native = native_platform();
     let mut args = vec!["--config", config.path(), "build", "--push", "--platform", &native];
     args.extend(["--scenario", "site-to-site", "--version", "1.0.0", "-q"]);
-    args.extend(extra);
     imgtool(&args)
 }
 
-/// Two registries, published to once by `build --push` for every test here that needs them filled.
-struct Published {
-    a: RegistryServer,
-    b: RegistryServer,
-    run: Run,
-}
-
-fn published_to_two() -> &'static Published {
-    static ONCE: OnceLock<Published> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let (a, b) = (RegistryServer::start(), RegistryServer::start());
-        let config = ListConfig::new(
-            checkout(),
-            ".t-reg-two.toml",
-            &[&format!("{}/vpnlab", a.addr), &format!("{}/vpnlab", b.addr)],
-        );
-        let run = push(&config, &[]);
-        Published { a, b, run }
-    })
-}
-
+/// `build --push` to two registries gives identical indexes in both; then
+/// `up` (outside the checkout, so it must pull) tries a dead registry
+/// first, takes the images from the first of the two, and says so. One
+/// test, so the servers it fills are stopped when it ends.
 #[test]
-fn build_push_to_two_registries_gives_identical_digests_in_both() {
+fn build_push_to_two_registries_gives_identical_digests_and_up_tries_a_dead_one_first() {
     let _g = docker_lock();
-    let p = published_to_two();
-    let r =
-        Run { cmd: p.run.cmd.clone(), code: p.run.code, stdout: p.run.stdout.clone(), stderr: p.run.stderr.clone() };
-    let r = r.success();
+    let (a, b) = (RegistryServer::start(), RegistryServer::start());
+    let (live, other) = (format!("{}/vpnlab", a.addr), format!("{}/vpnlab", b.addr));
+    let config = ListConfig::new(checkout(), ".t-reg-two.toml", &[&live, &other]);
+    let r = push(&config).success();
     let printed = published(&r);
     assert_eq!(printed.len(), 2 * images().len(), "every image in each of two registries:\n{}", r.describe());
     for image in images() {
-        let (ra, rb) = (format!("{}/vpnlab/{image}", p.a.addr), format!("{}/vpnlab/{image}", p.b.addr));
-        let (da, db) = (&printed[&ra].0, &printed[&rb].0);
+        let (ra, rb) = (format!("{live}/{image}"), format!("{other}/{image}"));
+        let digest = |repo: &str| printed.get(repo).unwrap_or_else(|| panic!("{repo}:\n{}", r.describe())).0.clone();
+        let (da, db) = (digest(&ra), digest(&rb));
         assert_eq!(da, db, "{image}: the two registries got different indexes:\n{}", r.describe());
-        for (server, repo) in [(&p.a, &ra), (&p.b, &rb)] {
-            let mut tags = server.tags(&format!("vpnlab/{image}"));
-            tags.sort();
+        for (server, repo) in [(&a, &ra), (&b, &rb)] {
+            let tags = server.tags(&format!("vpnlab/{image}"));
             assert!(["1", "1.0", "1.0.0", "latest"].iter().all(|t| tags.iter().any(|x| x == t)), "{repo}: {tags:?}");
             for tag in ["1.0.0", "latest"] {
-                assert_eq!(&served_digest(&format!("{repo}:{tag}")), da, "{repo}:{tag}");
+                assert_eq!(served_digest(&format!("{repo}:{tag}")), da, "{repo}:{tag}");
             }
         }
     }
+
+    let dead = format!("127.0.0.1:{}/vpnlab", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let config = ListConfig::new(dir.path(), "imgtool.toml", &[&dead, &live, &other]);
+    let up = imgtool_in(dir.path(), &["up", "--config", config.path(), "--name", "t-reg-up"], &[]);
+    imgtool(&["down", "--name", "t-reg-up"]).success();
+    let up = up.success();
+    let line = up.stdout.lines().find(|l| l.starts_with("images ")).unwrap_or_else(|| panic!("{}", up.describe()));
+    assert!(line.contains(&format!("from {live} (not {dead}: ")), "{}", up.describe());
+    assert!(!up.stdout.contains("FAIL"), "{}", up.describe());
 }
 
 #[test]
@@ -115,7 +106,7 @@ fn one_registry_down_during_a_push_is_one_line_and_moves_no_tag_in_the_other() {
     let dead = format!("127.0.0.1:{}", free_port());
     let config =
         ListConfig::new(checkout(), ".t-reg-down.toml", &[&format!("{}/vpnlab", live.addr), &format!("{dead}/vpnlab")]);
-    let r = push(&config, &[]).code(1);
+    let r = push(&config).code(1);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
     let want = format!("publishing to {dead}/vpnlab failed: cannot reach {dead}: connection refused");
     assert!(r.stderr.contains(&want) && r.stderr.contains("no tag moved in any of"), "{}", r.describe());
@@ -131,7 +122,7 @@ fn a_registry_failing_while_tags_move_is_reported_exactly() {
     let refusing = FailingProxy::refusing_tags(&second.addr);
     let (a, b) = (format!("{}/vpnlab", first.addr), format!("{}/vpnlab", refusing.addr));
     let config = ListConfig::new(checkout(), ".t-reg-tags.toml", &[&a, &b]);
-    let r = push(&config, &[]).code(1);
+    let r = push(&config).code(1);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
     let all = images();
     let moved = all.iter().map(|i| format!("{a}/{i}")).collect::<Vec<_>>().join(", ");
@@ -143,24 +134,6 @@ fn a_registry_failing_while_tags_move_is_reported_exactly() {
         assert!(first.tags(&format!("vpnlab/{image}")).contains(&"1.0.0".to_string()), "{image} not moved in {a}");
         assert_eq!(second.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} moved in {b}");
     }
-}
-
-#[test]
-fn up_tries_a_dead_registry_first_then_a_live_one_and_says_which_it_used() {
-    let _g = docker_lock();
-    let p = published_to_two();
-    assert_eq!(p.run.code, 0, "the push that fills the registries failed:\n{}", p.run.describe());
-    let dead = format!("127.0.0.1:{}/vpnlab", free_port());
-    let live = format!("{}/vpnlab", p.a.addr);
-    // Outside the checkout: no images/ to build from, so they must be pulled.
-    let dir = tempfile::tempdir().unwrap();
-    let config = ListConfig::new(dir.path(), "imgtool.toml", &[&dead, &live]);
-    let up = imgtool_in(dir.path(), &["up", "--config", config.path(), "--name", "t-reg-up"], &[]);
-    imgtool(&["down", "--name", "t-reg-up"]).success();
-    let up = up.success();
-    let line = up.stdout.lines().find(|l| l.starts_with("images ")).unwrap_or_else(|| panic!("{}", up.describe()));
-    assert!(line.contains(&format!("from {live} (not {dead}: ")), "{}", up.describe());
-    assert!(!up.stdout.contains("FAIL"), "{}", up.describe());
 }
 
 /// A registry that answers every request (TLS handshakes too) with Docker Hub's 429.
