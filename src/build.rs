@@ -18,6 +18,87 @@ pub enum BuildError {
     NoWayToGet { reference: String, platform: String, pull: String },
     #[error("unknown image '{0}' (imgtool.toml lists the image set)")]
     UnknownImage(String),
+    #[error("{registry} answered 429 Too Many Requests to `docker pull`: {}", crate::registry::RATE_LIMIT)]
+    TooManyRequests { registry: String },
+    #[error(
+        "no registry has the images for {platform}, and there is no images/ source tree to build them from: {tried}; run imgtool in a checkout or use --registry to pull from elsewhere"
+    )]
+    NoRegistry { platform: String, tried: String },
+}
+
+/// Whether docker's answer to a pull is a rate limit (Docker Hub says `toomanyrequests`).
+fn rate_limited(stderr: &str) -> bool {
+    let s = stderr.to_lowercase();
+    s.contains("toomanyrequests") || s.contains("too many requests")
+}
+
+/// Tries imgtool.toml's registries (or the one `--registry` forces) in
+/// order, on the images `up` pulls first (the native helpers when `probes`
+/// run in them, else the testbed's): the first from which each is local or
+/// pulls is the one `up` uses. Returns the config pulling from it and a
+/// line that says so. When none has them: in a checkout, the first (so
+/// `ensure` builds them); else one line for all, or the rate limit's.
+pub fn choose(
+    engine: &Engine,
+    config: &Config,
+    platform: &str,
+    native: &str,
+    probes: bool,
+    progress: &Progress,
+) -> Result<(Config, String), BuildError> {
+    let needs: Vec<(&str, String)> = if probes {
+        vec![("client", native.to_string()), ("gateway", native.to_string())]
+    } else {
+        ["router", "client", "gateway"].map(|i| (i, platform.to_string())).to_vec()
+    };
+    let mut tried: Vec<(String, String)> = Vec::new();
+    let mut limited = None;
+    for path in &config.registries {
+        let c = config.using(path);
+        let (mut failed, mut pulled) = (None, false);
+        for (name, platform) in &needs {
+            let reference = c.reference(name);
+            if present(engine, &reference, platform, native)? {
+                continue;
+            }
+            pulled = true;
+            progress.step(format!("pulling {reference} ({platform})"));
+            let pull = engine.output(&["pull", "--quiet", "--platform", platform, &reference])?;
+            if !pull.ok() {
+                failed = Some(crate::engine::last_lines(&pull.stderr, 1));
+                limited = limited.or_else(|| rate_limited(&pull.stderr).then(|| path.to_string()));
+                break;
+            }
+        }
+        let Some(why) = failed else {
+            let after = tried.iter().map(|(r, why)| format!("{r}: {why}")).collect::<Vec<_>>().join("; ");
+            let here = if pulled { "" } else { ", already here" };
+            let line = if after.is_empty() {
+                format!("from {path}{here}")
+            } else {
+                format!("from {path}{here} (not {after})")
+            };
+            progress.note(format!("images {line}"));
+            return Ok((c, line));
+        };
+        if config.registries.len() > 1 {
+            progress.note(format!("cannot pull from {path} ({why}): trying the next registry"));
+        }
+        tried.push((path.to_string(), why));
+    }
+    if config.common_context().is_some() {
+        let line = format!(
+            "built here (no registry had them: {})",
+            tried.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        return Ok((config.clone(), line));
+    }
+    if let Some(registry) = limited {
+        return Err(BuildError::TooManyRequests { registry });
+    }
+    let platform = needs.first().map(|(_, p)| p.clone()).unwrap_or_default();
+    let tried = tried.iter().map(|(r, why)| format!("{r}: {why}")).collect::<Vec<_>>().join("; ");
+    Err(BuildError::NoRegistry { platform, tried })
 }
 
 /// The build argument that carries the reference of the image `from` names:
@@ -150,6 +231,13 @@ mod tests {
         );
         assert!(args.contains(&"--platform=linux/amd64".to_string()));
         assert!(args.last().unwrap().ends_with("images/gateway"));
+    }
+
+    #[test]
+    fn docker_rate_limit_answers_are_recognised() {
+        let hub = "Error response from daemon: toomanyrequests: You have reached your pull rate limit.";
+        assert!(rate_limited(hub) && rate_limited("429 Too Many Requests"));
+        assert!(!rate_limited("dial tcp 127.0.0.1:1: connect: connection refused"));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct NameArg {
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
     #[command(
-        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
@@ -68,7 +68,7 @@ pub enum Command {
         /// Seconds to wait for every node to be healthy (default 60, 240 on an emulated platform)
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
-        /// Pull the images from this registry and namespace instead of imgtool.toml's, e.g. 127.0.0.1:5000/vpnlab
+        /// Pull the images from this registry and namespace only (default: imgtool.toml's registries, tried in order), e.g. 127.0.0.1:5000/vpnlab
         #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
         registry: Option<String>,
         /// Image tag to run (default: imgtool.toml's, "latest")
@@ -181,12 +181,53 @@ pub enum Command {
     /// Check that this machine can run and build the testbed
     #[command(after_help = "Example:\n  imgtool doctor")]
     Doctor,
+    /// Serve a classroom mirror: the distribution registry on this machine, as a pull-through cache or a copy
+    #[command(
+        after_help = "Examples:\n  imgtool mirror --port 5000 --proxy https://registry-1.docker.io\n  imgtool mirror --port 5001 --dir /srv/vpnlab-mirror\n\nFill a copy from a checkout with `imgtool build --push --registry 127.0.0.1:5001/vpnlab`;\nstudents then run `imgtool up --registry TEACHER:PORT/vpnlab` (docs/classroom.md)."
+    )]
+    Mirror(MirrorArgs),
+}
+
+/// `imgtool mirror`.
+#[derive(clap::Args, Debug)]
+pub struct MirrorArgs {
+    /// TCP port to serve on
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Address to listen on (0.0.0.0: every interface)
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDRESS")]
+    pub listen: String,
+    /// Be a pull-through cache of this upstream registry, e.g. https://registry-1.docker.io (default: a plain copy to push to)
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Where the mirror keeps its images and config.yml (default: imgtool's state directory, mirror/)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Serve HTTPS with this certificate (PEM; with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's key (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl MirrorArgs {
+    pub fn request(self) -> crate::mirror::MirrorRequest {
+        use crate::mirror::{Kind, MirrorRequest, default_dir};
+        MirrorRequest {
+            listen: self.listen,
+            port: self.port,
+            kind: self.proxy.map_or(Kind::Copy, Kind::Proxy),
+            dir: self.dir.unwrap_or_else(default_dir),
+            tls: self.tls_cert.zip(self.tls_key),
+        }
+    }
 }
 
 /// Where and under which tags images are published.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PublishArgs {
-    /// Registry and namespace, e.g. docker.io/vpnlab or 127.0.0.1:5000/vpnlab (default: imgtool.toml)
+    /// Registry and namespace, e.g. docker.io/vpnlab or 127.0.0.1:5000/vpnlab (default: every registry imgtool.toml lists)
     #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
     pub registry: Option<String>,
     /// Release version X.Y.Z: tags X.Y.Z, X.Y, X and, unless a pre-release, latest

@@ -42,8 +42,11 @@ struct RawConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRegistry {
-    host: Spanned<String>,
-    namespace: Spanned<String>,
+    /// The one-registry form: `host` and `namespace`.
+    host: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+    /// Several, in order: `list = ["docker.io/vpnlab", "ghcr.io/vpnlab"]`.
+    list: Option<Vec<Spanned<String>>>,
     tag: Spanned<String>,
 }
 
@@ -82,7 +85,12 @@ pub struct Config {
     pub source: String,
     /// `org.opencontainers.image.licenses` of every image.
     pub licenses: String,
+    /// The registry images are pulled from and published to by default: the
+    /// first of `registries`, or the one [`Config::using`] picked.
     pub registry: Registry,
+    /// Every registry, in order: `build --push` publishes to each, `up` tries
+    /// them in turn. One entry unless imgtool.toml has `list`.
+    pub registries: Vec<RegistryPath>,
     pub images: Vec<Image>,
     /// Directory of the config file; `None` for the built-in copy.
     pub root: Option<PathBuf>,
@@ -147,15 +155,42 @@ impl Config {
             }
         }
         let r = &raw.registry;
+        let entries: Vec<(&str, usize)> = match (&r.host, &r.namespace, &r.list) {
+            (Some(h), Some(_), None) => vec![(h.get_ref(), h.span().start)],
+            (None, None, Some(list)) if !list.is_empty() => {
+                list.iter().map(|e| (e.get_ref().as_str(), e.span().start)).collect()
+            }
+            _ => {
+                let at = r.list.as_ref().and_then(|l| l.first()).map_or(r.tag.span().start, |e| e.span().start);
+                let message = "[registry] needs host and namespace, or a non-empty list = [\"HOST[:PORT]/NAMESPACE\", ...], not both";
+                return Err(invalid(at, message.into()));
+            }
+        };
+        let mut registries = Vec::new();
+        for (text, at) in entries {
+            let path = match (&r.host, &r.namespace) {
+                (Some(h), Some(n)) => RegistryPath::new(h.get_ref(), n.get_ref()).map_err(|e| {
+                    let at = if matches!(e, ReferenceError::Namespace { .. }) { n.span().start } else { at };
+                    invalid(at, e.to_string())
+                })?,
+                _ => RegistryPath::parse(text).map_err(|e| invalid(at, format!("registry list entry: {e}")))?,
+            };
+            if registries.contains(&path) {
+                return Err(invalid(at, format!("registry {path} is listed twice: drop one")));
+            }
+            registries.push(path);
+        }
+        let first = &registries[0];
         let config = Config {
             platforms: raw.platforms.iter().map(|p| p.get_ref().clone()).collect(),
             source: raw.source.clone(),
             licenses: raw.licenses.clone(),
             registry: Registry {
-                host: r.host.get_ref().clone(),
-                namespace: r.namespace.get_ref().clone(),
+                host: first.host.clone(),
+                namespace: first.namespace.clone(),
                 tag: r.tag.get_ref().clone(),
             },
+            registries: registries.clone(),
             images: raw
                 .images
                 .iter()
@@ -170,15 +205,13 @@ impl Config {
         };
         config.check_references().map_err(|e| {
             let at = match &e {
-                ReferenceError::Host { .. } => r.host.span().start,
-                ReferenceError::Namespace { .. } => r.namespace.span().start,
                 ReferenceError::Tag(_) => r.tag.span().start,
                 ReferenceError::Name(name) => raw
                     .images
                     .iter()
                     .find(|i| i.name.get_ref() == name)
-                    .map_or(r.host.span().start, |i| i.name.span().start),
-                ReferenceError::Shape(_) | ReferenceError::Reference { .. } => r.host.span().start,
+                    .map_or(r.tag.span().start, |i| i.name.span().start),
+                _ => r.tag.span().start,
             };
             invalid(at, e.to_string())
         })?;
@@ -191,14 +224,23 @@ impl Config {
         RegistryPath::new(&self.registry.host, &self.registry.namespace)
     }
 
-    /// Every image's reference under this registry and tag, checked as a
-    /// whole: each part can be valid and the whole too long.
+    /// Every image's reference under each registry and the tag, checked as
+    /// a whole: each part can be valid and the whole too long.
     fn check_references(&self) -> Result<(), ReferenceError> {
-        let path = self.registry_path()?;
-        for image in &self.images {
-            path.check_reference(&image.name, &self.registry.tag)?;
+        for path in &self.registries {
+            for image in &self.images {
+                path.check_reference(&image.name, &self.registry.tag)?;
+            }
         }
         Ok(())
+    }
+
+    /// This config pulling from `path` (one of `registries`, as `up` tries them).
+    pub fn using(&self, path: &RegistryPath) -> Config {
+        let mut c = self.clone();
+        c.registry.host = path.host.clone();
+        c.registry.namespace = path.namespace.clone();
+        c
     }
 
     /// Refuses a platform that is not `os/arch[/variant]` or that imgtool.toml
@@ -224,8 +266,9 @@ impl Config {
     pub fn with_registry(mut self, registry: Option<&str>, tag: Option<&str>) -> Result<Config, ConfigError> {
         if let Some(r) = registry {
             let path = RegistryPath::parse(r)?;
-            self.registry.host = path.host;
-            self.registry.namespace = path.namespace;
+            self.registry.host = path.host.clone();
+            self.registry.namespace = path.namespace.clone();
+            self.registries = vec![path];
         }
         if let Some(t) = tag {
             check_tag(t)?;
@@ -274,6 +317,9 @@ impl Config {
         self.root.as_ref().map(|r| r.join("images/common")).filter(|d| d.is_dir())
     }
 }
+
+#[cfg(test)]
+mod list_tests;
 
 #[cfg(test)]
 mod tests {

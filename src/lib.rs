@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod engine;
 pub mod interrupt;
+pub mod mirror;
 pub mod nodefiles;
 pub mod parallel;
 pub mod progress;

@@ -95,7 +95,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             print!("{}", check::render(&summary.checks));
             println!(
-                "\nscenario  {}\nplatform  {}\nnetwork   {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
+                "\nimages    {}\nscenario  {}\nplatform  {}\nnetwork   {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
+                summary.images_from,
                 summary.scenario,
                 summary.platform,
                 summary.driver,
@@ -164,6 +165,17 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Inspect { reference, ca_cert, json } => {
             imgtool::publish::inspect(&reference, ca_cert.as_deref(), json)
+        }
+        Command::Mirror(args) => {
+            let namespace = config()?.registry.namespace;
+            let req = args.request();
+            let students = format!(
+                "students: imgtool up --registry {}:{}/{namespace}",
+                imgtool::mirror::student_host(&req.listen),
+                req.port
+            );
+            imgtool::mirror::serve(&req, |line| println!("{line}\n{students}"))?;
+            Ok(0)
         }
         Command::Doctor => {
             let config = config()?;

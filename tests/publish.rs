@@ -6,7 +6,6 @@ mod common;
 #[path = "registry/support.rs"]
 mod support;
 use common::*;
-use std::collections::BTreeMap;
 
 /// The image set of imgtool.toml, in build order.
 const IMAGES: [&str; 5] = ["base", "router", "client", "strongswan", "gateway"];
@@ -48,27 +47,6 @@ fn bad_build_input_is_one_clear_line() {
     // clap refuses this one (usage, exit 2); the library refuses it too (src/publish/request.rs).
     let r = imgtool(&["build", "--dry-run", "--push", "--no-validate"]).code(2);
     assert!(r.stderr.contains("cannot be used with"), "{}", r.describe());
-}
-
-/// What publishing prints per image, `REPO@DIGEST TAGS (PLATFORMS)`: repository -> (digest, tags, platforms).
-fn published(r: &Run) -> BTreeMap<String, (String, String, String)> {
-    r.stdout
-        .lines()
-        .filter_map(|l| {
-            let (reference, rest) = l.split_once(' ')?;
-            let (repo, digest) = reference.split_once("@sha256:")?;
-            let (tags, platforms) = rest.split_once(' ')?;
-            let platforms = platforms.strip_prefix('(')?.strip_suffix(')')?;
-            Some((repo.to_string(), (format!("sha256:{digest}"), tags.to_string(), platforms.to_string())))
-        })
-        .collect()
-}
-
-/// The digest the registry serves for `reference`, read by imgtool's registry client.
-fn served_digest(reference: &str) -> String {
-    let r = imgtool(&["inspect", "--json", reference]).success();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", r.describe()));
-    v["digest"].as_str().unwrap_or_else(|| panic!("no digest:\n{}", r.describe())).to_string()
 }
 
 /// The digest `docker buildx imagetools inspect` reads for `reference`: a client that is not imgtool's.

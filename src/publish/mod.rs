@@ -142,12 +142,13 @@ pub fn merge(config: &Config, req: &MergeRequest) -> Result<u8> {
     let pushed = Pushed::from_files(&req.files)?;
     let target = plan::target(config, &req.destination, &pushed.revision, &all)?;
     let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let images: Vec<String> = all.into_iter().filter(|n| !pushed.of(&target.repository(n)).is_empty()).collect();
+    let images: Vec<String> =
+        (all.into_iter()).filter(|n| target.repositories(n).iter().any(|repo| !pushed.of(repo).is_empty())).collect();
     if images.is_empty() {
         bail!(
             "no digest in {} belongs to {}: use the --registry the builds pushed to",
             req.files.len(),
-            target.registry
+            target.names()
         );
     }
     let plan = Plan {
@@ -163,9 +164,10 @@ pub fn merge(config: &Config, req: &MergeRequest) -> Result<u8> {
     };
     if !req.push {
         for image in &plan.images {
-            let repo = plan.target.repository(image);
-            let (bytes, digest) = Registry::index_for(&pushed.of(&repo), &metadata(config, &plan, image))?;
-            println!("{repo} {digest}\n{}", String::from_utf8_lossy(&bytes));
+            for repo in plan.target.repositories(image).iter().filter(|r| !pushed.of(r).is_empty()) {
+                let (bytes, digest) = Registry::index_for(&pushed.of(repo), &metadata(config, &plan, image))?;
+                println!("{repo} {digest}\n{}", String::from_utf8_lossy(&bytes));
+            }
         }
         return Ok(0);
     }

@@ -32,15 +32,23 @@ pub struct Plan {
 /// Where images go and under which tags, checked.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub registry: RegistryPath,
+    /// Every registry to publish to, in order (imgtool.toml's, or the one
+    /// `--registry` names): each gets the same indexes, digest for digest.
+    pub registries: Vec<RegistryPath>,
     /// The release version, without a leading `v`.
     pub version: Option<String>,
     pub tags: Vec<String>,
 }
 
 impl Target {
-    pub fn repository(&self, image: &str) -> String {
-        self.registry.repository(image)
+    /// `HOST/NAMESPACE/IMAGE` in each registry, in order.
+    pub fn repositories(&self, image: &str) -> Vec<String> {
+        self.registries.iter().map(|r| r.repository(image)).collect()
+    }
+
+    /// The registries, for messages: `a/x, b/y`.
+    pub fn names(&self) -> String {
+        self.registries.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -123,18 +131,20 @@ fn revision(root: &Path) -> (String, u64) {
 /// The checked destination: the registry (imgtool.toml's unless given), the
 /// tags, and every reference `images` will have under them.
 pub fn target(config: &Config, dest: &Destination, revision: &str, images: &[String]) -> Result<Target, RequestError> {
-    let registry = match &dest.registry {
-        Some(r) => RegistryPath::parse(r)?,
-        None => config.registry_path()?,
+    let registries = match &dest.registry {
+        Some(r) => vec![RegistryPath::parse(r)?],
+        None => config.registries.clone(),
     };
     let version = dest.version.as_deref().map(|v| release(v).map(|r| r.to_string())).transpose()?;
     let tags = tags(dest.version.as_deref(), revision, &dest.tags)?;
-    for image in images {
-        for tag in &tags {
-            registry.check_reference(image, tag)?;
+    for registry in &registries {
+        for image in images {
+            for tag in &tags {
+                registry.check_reference(image, tag)?;
+            }
         }
     }
-    Ok(Target { registry, version, tags })
+    Ok(Target { registries, version, tags })
 }
 
 /// A local directory unless it reads as a registry reference (`HOST:PORT/...`
@@ -211,7 +221,9 @@ impl Plan {
         let _ = writeln!(out, "cache      {cache}");
         let _ = writeln!(out, "publish    {publish}");
         for image in &self.images {
-            let _ = writeln!(out, "  {}:{}", self.target.repository(image), self.target.tags.join(","));
+            for repo in self.target.repositories(image) {
+                let _ = writeln!(out, "  {repo}:{}", self.target.tags.join(","));
+            }
         }
         out
     }

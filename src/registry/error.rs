@@ -7,8 +7,16 @@ use std::path::PathBuf;
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
+/// What a `429 Too Many Requests` means, and the ways around it; said the
+/// same way for the registry API (push, inspect) and for `docker pull`.
+pub const RATE_LIMIT: &str = "its rate limit is reached (Docker Hub allows 10 pulls an hour per IPv4 address \
+     anonymously, 100 after `docker login`): use another registry (--registry HOST[:PORT]/NAMESPACE), an offline \
+     bundle (`imgtool bundle`), or a classroom mirror (`imgtool mirror`, docs/classroom.md)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    #[error("{host} answered 429 Too Many Requests while {action}: {RATE_LIMIT}")]
+    TooManyRequests { host: String, action: String },
     #[error("{host} rejected the credentials for {repository} ({status}): run `docker login {host}`")]
     CredentialsRejected { host: String, repository: String, status: String },
     #[error("{host} needs credentials for {repository} ({status}): run `docker login {host}`")]
@@ -92,7 +100,7 @@ impl Ctx<'_> {
             400 if self.plain_http && (detail.is_empty() || detail.contains("HTTPS server")) => {
                 RegistryError::PlainHttpToTls { host, action }
             }
-            429 => RegistryError::Server { host, status, action, hint: "too many requests; wait a minute and retry" },
+            429 => RegistryError::TooManyRequests { host, action },
             500..=599 => RegistryError::Server { host, status, action, hint: self.retry_hint() },
             _ => {
                 let detail = if detail.is_empty() { status } else { format!("{status}: {}", self.clean(detail)) };

@@ -22,9 +22,20 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 pub use auth::docker_config_dir;
-pub use error::RegistryError;
+pub use error::{RATE_LIMIT, RegistryError};
 pub use index::Platform;
 pub use read::{InspectedManifest, Inspection};
+
+/// The `docker login` (user and password) that Docker's config.json or a
+/// credential helper holds for `host`, for a server that logs in itself
+/// (the classroom mirror's upstream). Callers keep it out of every message.
+pub fn basic_login(host: &str) -> Result<Option<(String, String)>, RegistryError> {
+    let dir = docker_config_dir(std::env::var_os("DOCKER_CONFIG"), std::env::var_os("HOME"));
+    match auth::lookup(dir.as_deref(), host)? {
+        RegistryAuth::Basic(user, password) => Ok(Some((user, password))),
+        RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => Ok(None),
+    }
+}
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]

@@ -100,16 +100,25 @@ impl Registry {
         index::index_for(manifests, annotations)
     }
 
+    /// Pushes those exact index bytes by digest, under no tag: with every
+    /// registry holding them, moving the tags is all that is left to do.
+    pub fn push_index_by_digest(&self, repository: &str, index: &[u8]) -> Result<String, RegistryError> {
+        let (digest, media_type) = index_media_type(index)?;
+        let repo = self.repo(repository, RegistryOperation::Push)?;
+        let content_type = media_type.parse().expect("index media types are valid header values");
+        let pushing = format!("pushing the index {} to {}", short(&digest), repo.name());
+        let at = repo.at_digest(&digest);
+        let put = repo.host.client.push_manifest_raw(&at, index.to_vec(), content_type);
+        self.call(&repo, pushing, true, put)?;
+        self.count(|s| s.manifests_pushed += 1);
+        Ok(digest)
+    }
+
     /// Pushes those exact index bytes under each tag; the registry must store them under their digest, which
     /// is returned.
     pub fn push_index(&self, repository: &str, index: &[u8], tags: &[String]) -> Result<String, RegistryError> {
-        let digest = index::sha256(index);
-        let parsed: index::ImageIndex = serde_json::from_slice(index)
-            .map_err(|e| RegistryError::Index(format!("the bytes to push are not an image index: {e}")))?;
-        let media_type = if parsed.media_type.is_empty() { index::OCI_INDEX } else { parsed.media_type.as_str() };
-        if !index::is_index(media_type) {
-            return Err(RegistryError::Index(format!("media type `{media_type}` is not an image index")));
-        }
+        let (digest, media_type) = index_media_type(index)?;
+        let media_type = media_type.as_str();
         if tags.is_empty() {
             return Err(RegistryError::Index(format!("no tag to push {digest} under: give at least one")));
         }
@@ -145,6 +154,18 @@ impl Registry {
         }
         Ok(digest)
     }
+}
+
+/// The digest and media type of index bytes about to be pushed, refusing anything but an image index.
+fn index_media_type(index: &[u8]) -> Result<(String, String), RegistryError> {
+    let digest = index::sha256(index);
+    let parsed: index::ImageIndex = serde_json::from_slice(index)
+        .map_err(|e| RegistryError::Index(format!("the bytes to push are not an image index: {e}")))?;
+    let media_type = if parsed.media_type.is_empty() { index::OCI_INDEX.to_string() } else { parsed.media_type };
+    if !index::is_index(&media_type) {
+        return Err(RegistryError::Index(format!("media type `{media_type}` is not an image index")));
+    }
+    Ok((digest, media_type))
 }
 
 #[cfg(test)]

@@ -108,6 +108,8 @@ pub struct UpSummary {
     pub memory: Result<Memory, String>,
     pub already_up: bool,
     pub checks: Vec<CheckResult>,
+    /// Where the images came from: the registry `up` used, and the ones it tried first.
+    pub images_from: String,
 }
 
 /// A running testbed, as found by label and its state directory.
@@ -152,6 +154,12 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let daemon = Daemon::probe(engine)?;
     let native = daemon.platform.clone();
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
+    let probes = platform != native || req.esp == Esp::Kernel;
+    let (config, images_from) = &match (&req.images, req.build) {
+        (Some(_), _) => (config.clone(), "given".to_string()),
+        (None, true) => (config.clone(), "built here (--build)".to_string()),
+        (None, false) => build::choose(engine, config, &platform, &native, probes, progress)?,
+    };
     let mut opts = Options {
         name: req.name.clone(),
         platform: platform.clone(),
@@ -185,6 +193,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
                 memory: Err("not measured".into()),
                 already_up: true,
                 checks: Vec::new(),
+                images_from: images_from.clone(),
             });
         }
         if all_running {
@@ -205,8 +214,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         // Native helpers: the observer, the probes and the firewall loaders.
         needs.extend([("client", native.clone()), ("gateway", native.clone())]);
     }
-    let probing = platform != native || req.esp == Esp::Kernel;
-    if req.images.is_none() && probing && !req.build {
+    if req.images.is_none() && probes && !req.build {
         // The native helpers first: the pre-flight probes run in them.
         let helpers = [("client", native.clone()), ("gateway", native.clone())];
         build::ensure(engine, config, &helpers, &native, false, progress)?;
@@ -216,7 +224,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         if req.images.is_none() {
             build::ensure(engine, config, &needs, &native, req.build, progress)?;
         }
-        if probing {
+        if probes {
             preflight::check(engine, &scenario, &opts, progress)?;
         }
     }
@@ -309,6 +317,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         memory,
         already_up: false,
         checks,
+        images_from: images_from.clone(),
     })
 }
 

@@ -2,6 +2,7 @@
 //! the command, its exit status and its output.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -149,4 +150,25 @@ pub fn build_checkout_images() {
         imgtool::build::build_local(&engine, &config, &["router", "client", "gateway"], &platforms, &progress)
             .expect("building this checkout's images for linux/amd64 and linux/arm64");
     });
+}
+
+/// What publishing prints per image, `REPO@DIGEST TAGS (PLATFORMS)`: repository -> (digest, tags, platforms).
+pub fn published(r: &Run) -> BTreeMap<String, (String, String, String)> {
+    r.stdout
+        .lines()
+        .filter_map(|l| {
+            let (reference, rest) = l.split_once(' ')?;
+            let (repo, digest) = reference.split_once("@sha256:")?;
+            let (tags, platforms) = rest.split_once(' ')?;
+            let platforms = platforms.strip_prefix('(')?.strip_suffix(')')?;
+            Some((repo.to_string(), (format!("sha256:{digest}"), tags.to_string(), platforms.to_string())))
+        })
+        .collect()
+}
+
+/// The digest the registry serves for `reference`, read by imgtool's registry client.
+pub fn served_digest(reference: &str) -> String {
+    let r = imgtool(&["inspect", "--json", reference]).success();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", r.describe()));
+    v["digest"].as_str().unwrap_or_else(|| panic!("no digest:\n{}", r.describe())).to_string()
 }

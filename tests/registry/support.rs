@@ -242,14 +242,19 @@ pub struct FailingProxy {
 
 impl FailingProxy {
     pub fn start(upstream: &str, pass: usize) -> FailingProxy {
-        FailingProxy::with(upstream, pass, false)
+        FailingProxy::with(upstream, pass, false, false)
     }
 
     pub fn dying(upstream: &str, pass: usize) -> FailingProxy {
-        FailingProxy::with(upstream, pass, true)
+        FailingProxy::with(upstream, pass, true, false)
     }
 
-    fn with(upstream: &str, pass: usize, die: bool) -> FailingProxy {
+    /// Passes everything but manifests pushed under a tag (not a digest), which get 503.
+    pub fn refusing_tags(upstream: &str) -> FailingProxy {
+        FailingProxy::with(upstream, usize::MAX, false, true)
+    }
+
+    fn with(upstream: &str, pass: usize, die: bool, tags: bool) -> FailingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let stop = Arc::new(AtomicBool::new(false));
@@ -261,7 +266,9 @@ impl FailingProxy {
                 }
                 let (upstream, uploads, stop3) = (upstream.clone(), uploads.clone(), stop2.clone());
                 if let Ok(conn) = conn {
-                    std::thread::spawn(move || proxy_one(conn, &upstream, &uploads, pass, die.then_some(&*stop3)));
+                    std::thread::spawn(move || {
+                        proxy_one(conn, &upstream, &uploads, (pass, tags), die.then_some(&*stop3))
+                    });
                 }
             }
         });
@@ -276,7 +283,15 @@ impl Drop for FailingProxy {
     }
 }
 
-fn proxy_one(mut client: TcpStream, upstream: &str, uploads: &AtomicUsize, pass: usize, die: Option<&AtomicBool>) {
+/// `fail`: how many blob uploads pass, and whether tagged manifest pushes fail.
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: &str,
+    uploads: &AtomicUsize,
+    fail: (usize, bool),
+    die: Option<&AtomicBool>,
+) {
+    let (pass, tags) = fail;
     let mut buf = Vec::new();
     let mut piece = [0u8; 4096];
     let head_end = loop {
@@ -290,8 +305,10 @@ fn proxy_one(mut client: TcpStream, upstream: &str, uploads: &AtomicUsize, pass:
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let first = head.lines().next().unwrap_or_default().to_string();
-    if first.starts_with("POST ") && first.contains("/blobs/uploads/") && uploads.fetch_add(1, Ordering::SeqCst) >= pass
-    {
+    let tag_push =
+        tags && first.starts_with("PUT ") && first.contains("/manifests/") && !first.contains("/manifests/sha256:");
+    let upload = first.starts_with("POST ") && first.contains("/blobs/uploads/");
+    if tag_push || (upload && uploads.fetch_add(1, Ordering::SeqCst) >= pass) {
         if let Some(stop) = die {
             // The registry goes away: no answer, and no more connections.
             stop.store(true, Ordering::SeqCst);
