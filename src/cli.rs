@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::bundle::{BundleRequest, SaveRequest};
 use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
 
@@ -39,7 +40,7 @@ pub struct NameArg {
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
     #[command(
-        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --bundle vpnlab.tar\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
@@ -74,7 +75,16 @@ pub enum Command {
         /// Image tag to run (default: imgtool.toml's, "latest")
         #[arg(long)]
         tag: Option<String>,
+        /// Load this bundle (`imgtool bundle save`) first and run its images: no pull, no registry
+        #[arg(long, value_name = "FILE", conflicts_with = "build")]
+        bundle: Option<PathBuf>,
     },
+    /// Save, verify and load the image set as one file, for machines that cannot pull
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle verify vpnlab.tar\n  imgtool bundle load vpnlab.tar\n  imgtool up --bundle vpnlab.tar"
+    )]
+    Bundle(BundleCommand),
     /// Verify a running testbed: tunnels, reachability, capture, firewall
     #[command(after_help = "Example:\n  imgtool check --name v6")]
     Check {
@@ -181,6 +191,54 @@ pub enum Command {
     /// Check that this machine can run and build the testbed
     #[command(after_help = "Example:\n  imgtool doctor")]
     Doctor,
+}
+
+/// `imgtool bundle ...`.
+#[derive(Subcommand, Debug)]
+pub enum BundleCommand {
+    /// Write every image of the set, for the chosen platforms, into one OCI image-layout tar (each blob once)
+    #[command(
+        after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle save vpnlab-amd64.tar --platform linux/amd64\n  imgtool bundle save class.tar --registry 127.0.0.1:5000/vpnlab --tag 1.2.0"
+    )]
+    Save {
+        /// The bundle to write (replaced only once complete)
+        file: PathBuf,
+        /// Platform to include (repeatable; default: imgtool.toml's platforms)
+        #[arg(long = "platform", value_name = "OS/ARCH")]
+        platforms: Vec<String>,
+        /// Save the images of this registry and namespace instead of imgtool.toml's, e.g. 127.0.0.1:5000/vpnlab
+        #[arg(long, value_name = "HOST/NAMESPACE")]
+        registry: Option<String>,
+        /// Image tag to save (default: imgtool.toml's, "latest")
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Check every blob's digest and size against the bundle's indexes and manifests
+    #[command(after_help = "Example:\n  imgtool bundle verify vpnlab.tar")]
+    Verify {
+        /// The bundle to check
+        file: PathBuf,
+    },
+    /// Verify a bundle, then load the images the Docker daemon lacks (no registry needed)
+    #[command(
+        after_help = "Examples:\n  imgtool bundle load vpnlab.tar\n  DOCKER_HOST=ssh://user@lab imgtool bundle load vpnlab.tar"
+    )]
+    Load {
+        /// The bundle to load
+        file: PathBuf,
+    },
+}
+
+impl BundleCommand {
+    pub fn request(self) -> BundleRequest {
+        match self {
+            BundleCommand::Save { file, platforms, registry, tag } => {
+                BundleRequest::Save(SaveRequest { file, platforms, registry, tag })
+            }
+            BundleCommand::Verify { file } => BundleRequest::Verify(file),
+            BundleCommand::Load { file } => BundleRequest::Load(file),
+        }
+    }
 }
 
 /// Where and under which tags images are published.
