@@ -82,7 +82,7 @@ pub enum Command {
     /// Save, verify and load the image set as one file, for machines that cannot pull
     #[command(
         subcommand,
-        after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle verify vpnlab.tar\n  imgtool bundle load vpnlab.tar\n  imgtool up --bundle vpnlab.tar"
+        after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle verify vpnlab.tar\n  imgtool bundle load vpnlab.tar"
     )]
     Bundle(BundleCommand),
     /// Verify a running testbed: tunnels, reachability, capture, firewall

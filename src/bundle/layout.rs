@@ -249,3 +249,78 @@ pub fn entry(image: &ImageBlobs, name: &str) -> Value {
         "annotations": {IMAGE_NAME: image.reference, REF_NAME: tag, SET_IMAGE: name},
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A blob store and the descriptor of the JSON `value` put in it.
+    fn put(store: &mut HashMap<String, Vec<u8>>, media_type: &str, value: Value) -> Value {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let digest = sha256(&bytes);
+        let d = serde_json::json!({"mediaType": media_type, "digest": digest, "size": bytes.len()});
+        store.insert(digest, bytes);
+        d
+    }
+
+    /// An index of amd64 and arm64 manifests plus an attestation of amd64's.
+    fn image(store: &mut HashMap<String, Vec<u8>>) -> Descriptor {
+        let mut manifests = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let config = put(store, "application/vnd.oci.image.config.v1+json", json_config(arch));
+            let layer = serde_json::json!({"mediaType": "layer", "digest": sha256(arch.as_bytes()), "size": 5});
+            let m = serde_json::json!({"schemaVersion": 2, "config": config, "layers": [layer]});
+            let mut d = put(store, "application/vnd.oci.image.manifest.v1+json", m);
+            d["platform"] = serde_json::json!({"os": "linux", "architecture": arch});
+            manifests.push(d);
+        }
+        let config = put(store, "application/vnd.oci.image.config.v1+json", serde_json::json!({}));
+        let att = serde_json::json!({"schemaVersion": 2, "config": config, "layers": []});
+        let mut d = put(store, "application/vnd.oci.image.manifest.v1+json", att);
+        d["platform"] = serde_json::json!({"os": "unknown", "architecture": "unknown"});
+        d["annotations"] = serde_json::json!({ATTESTATION_OF: manifests[0]["digest"]});
+        manifests.push(d);
+        let index = put(store, OCI_INDEX, serde_json::json!({"schemaVersion": 2, "manifests": manifests}));
+        serde_json::from_value(index).unwrap()
+    }
+
+    fn json_config(arch: &str) -> Value {
+        serde_json::json!({"os": "linux", "architecture": arch})
+    }
+
+    #[test]
+    fn a_chosen_platform_keeps_its_manifest_and_attestation_only() {
+        let mut store = HashMap::new();
+        let top = image(&mut store);
+        let json = |d: &str| store.get(d).cloned();
+        let amd64 = ["linux/amd64".to_string()];
+        let (blobs, kept) = walk("r", &top, &json, Some(&amd64)).unwrap();
+        assert_eq!(blobs.platforms, ["linux/amd64"]);
+        assert_eq!(kept.map(|k| k.len()), Some(2), "the amd64 manifest and its attestation");
+        assert!(!blobs.needs.iter().any(|n| n.digest == sha256(b"arm64")), "{:?}", blobs.needs);
+        let (all, kept) = walk("r", &top, &json, None).unwrap();
+        assert_eq!((all.platforms.len(), kept.is_none()), (2, true));
+        let per = bytes_per_platform(&[all]);
+        assert!(per["linux/amd64"] > 5 && per["linux/arm64"] > 5, "{per:?}");
+    }
+
+    #[test]
+    fn a_missing_platform_or_blob_is_named() {
+        let mut store = HashMap::new();
+        let top = image(&mut store);
+        let json = |d: &str| store.get(d).cloned();
+        let s390x = ["linux/s390x".to_string()];
+        assert!(matches!(walk("r", &top, &json, Some(&s390x)), Err(WalkError::NoPlatform { .. })));
+        let index: Value = serde_json::from_slice(&store[&top.digest]).unwrap();
+        store.remove(index["manifests"][2]["digest"].as_str().unwrap());
+        let json = |d: &str| store.get(d).cloned();
+        match walk("r", &top, &json, None) {
+            Err(WalkError::Missing(n)) => assert_eq!(n.what, "manifest of r linux/amd64"),
+            other => panic!("{other:?}"),
+        }
+        // Saving drops an attestation the daemon does not have.
+        let amd64 = ["linux/amd64".to_string()];
+        assert_eq!(walk("r", &top, &json, Some(&amd64)).unwrap().1.map(|k| k.len()), Some(1));
+    }
+}
