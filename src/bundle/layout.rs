@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::registry::Platform;
+pub use crate::registry::Descriptor;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -25,19 +25,6 @@ pub const SET_SOURCE: &str = "io.imgtool.bundle.source";
 /// The set's image names, in imgtool.toml's order.
 pub const SET_IMAGES: &str = "io.imgtool.bundle.images";
 const ATTESTATION_OF: &str = "vnd.docker.reference.digest";
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default)]
-    pub platform: Option<Platform>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct TopIndex {
