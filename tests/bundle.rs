@@ -131,6 +131,15 @@ fn a_bundle_starts_a_verified_testbed_with_no_registry_and_refuses_bad_copies() 
     for (reference, digest) in &digests {
         assert_eq!(image_id(reference).as_deref(), Some(digest.as_str()), "{reference} changed");
     }
+
+    // One image gone: only it is sent, as an archive of its own.
+    imgtool(&["down", "--name", "t-bundle"]).success();
+    sh(&format!("docker rmi {}", refs[0])).success();
+    let one = imgtool(&["bundle", "load", bundle]).success();
+    assert!(one.stdout.contains("1 images loaded, 3 already there"), "{}", one.describe());
+    let sent: u64 = one.stdout.split("; ").nth(1).and_then(|s| s.split(' ').next()?.parse().ok()).unwrap_or(0);
+    assert!(sent > 0, "no blobs sent for {}:\n{}", refs[0], one.describe());
+    assert_eq!(image_id(&refs[0]).as_deref(), Some(digests[0].1.as_str()));
 }
 
 /// Without a Docker engine's help: a file that is not a bundle.

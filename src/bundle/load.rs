@@ -83,8 +83,7 @@ fn load_verified(
     native: &str,
     progress: &Progress,
 ) -> Result<LoadReport, BundleError> {
-    let path = bundle.path.clone();
-    let path = path.as_path();
+    let path = bundle.path.as_path();
     progress.step("comparing the bundle with the daemon's images");
     let here = crate::parallel::map(&bundle.images, |i| loaded_already(engine, i, native));
     let mut missing: Vec<&BundleImage> = Vec::new();
