@@ -59,6 +59,8 @@ fi
 need_cmd docker-registry || apt_install docker-registry
 need_cmd mmdebstrap && need_cmd arch-test || apt_install mmdebstrap arch-test
 need_cmd curl || apt_install curl
+# scripts/bench-cold-start.sh reads the registry's manifests with jq.
+need_cmd jq || apt_install jq
 # tests/install.rs runs scripts/install.sh with wget and shasum alone too
 # (small Linux systems; macOS has no sha256sum).
 need_cmd wget || apt_install wget

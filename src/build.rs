@@ -150,7 +150,7 @@ pub fn build_local(
 /// reports the native variant when there is one (else the only one there
 /// is); a foreign platform is proven by creating, not starting, a container
 /// of it without pulling.
-fn present(engine: &Engine, reference: &str, platform: &str, native: &str) -> Result<bool, EngineError> {
+pub(crate) fn present(engine: &Engine, reference: &str, platform: &str, native: &str) -> Result<bool, EngineError> {
     if platform == native {
         let run = engine.output(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", reference])?;
         return Ok(run.ok() && run.stdout.trim() == native);

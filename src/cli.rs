@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bundle;
+pub use bundle::BundleCommand;
+
 use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
 
@@ -39,7 +42,7 @@ pub struct NameArg {
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
     #[command(
-        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --bundle vpnlab.tar\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
     Up {
         /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
@@ -74,7 +77,16 @@ pub enum Command {
         /// Image tag to run (default: imgtool.toml's, "latest")
         #[arg(long)]
         tag: Option<String>,
+        /// Load this bundle (`imgtool bundle save`) first and run its images: no pull, no registry
+        #[arg(long, value_name = "FILE", conflicts_with = "build")]
+        bundle: Option<PathBuf>,
     },
+    /// Save, verify and load the image set as one file, for machines that cannot pull
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle verify vpnlab.tar\n  imgtool bundle load vpnlab.tar"
+    )]
+    Bundle(BundleCommand),
     /// Verify a running testbed: tunnels, reachability, capture, firewall
     #[command(after_help = "Example:\n  imgtool check --name v6")]
     Check {

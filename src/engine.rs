@@ -88,11 +88,15 @@ impl Engine {
         })
     }
 
-    fn classify(&self, args: &[String], out: io::Result<Output>) -> Result<Run, EngineError> {
-        let out = out.map_err(|source| match source.kind() {
+    fn spawn_error(&self, args: &[String], source: io::Error) -> EngineError {
+        match source.kind() {
             io::ErrorKind::NotFound => EngineError::NotInstalled,
             _ => EngineError::Spawn { cmd: self.command_line(args), source },
-        })?;
+        }
+    }
+
+    fn classify(&self, args: &[String], out: io::Result<Output>) -> Result<Run, EngineError> {
+        let out = out.map_err(|source| self.spawn_error(args, source))?;
         let run = Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -135,10 +139,7 @@ impl Engine {
         for (k, v) in env {
             expr = expr.env(k, v);
         }
-        let spawn_error = |source: io::Error| match source.kind() {
-            io::ErrorKind::NotFound => EngineError::NotInstalled,
-            _ => EngineError::Spawn { cmd: self.command_line(&args), source },
-        };
+        let spawn_error = |source: io::Error| self.spawn_error(&args, source);
         let reader = expr.reader().map_err(spawn_error)?;
         let mut all = String::new();
         for line in std::io::BufReader::new(&reader).lines() {
@@ -184,6 +185,46 @@ impl Engine {
         self.checked(&args, &run, run.stdout.clone())
     }
 
+    /// Runs docker with the file at `input` on its stdin (`docker load` of a
+    /// bundle: streamed, so it works where the daemon shares no filesystem
+    /// with imgtool); a non-zero exit is an error.
+    pub fn run_input_file<S: AsRef<str>>(&self, args: &[S], input: &std::path::Path) -> Result<String, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let out = self.expr(&args).stdin_path(input).stdout_capture().stderr_capture().unchecked().run();
+        let run = self.classify(&args, out)?;
+        self.checked(&args, &run, run.stdout.clone())
+    }
+
+    /// Runs docker and hands its stdout, as a stream, to `consume` (`docker
+    /// save`: hundreds of MB, never held in memory). A failed command wins
+    /// over what `consume` said of its truncated output.
+    pub fn read_stdout<S: AsRef<str>, T, E: From<EngineError>>(
+        &self,
+        args: &[S],
+        consume: impl FnOnce(&mut dyn io::Read) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let reader = self.expr(&args).stderr_capture().unchecked().reader().map_err(|e| self.spawn_error(&args, e))?;
+        let value = consume(&mut &reader);
+        let exited = reader.try_wait().ok().flatten().is_some();
+        if value.is_err() && !exited {
+            let _ = reader.kill();
+            return value;
+        }
+        // Drains what is left, so the child has exited and its status is known.
+        let _ = io::copy(&mut &reader, &mut io::sink());
+        let out = reader.try_wait().map_err(|e| self.spawn_error(&args, e))?;
+        let (code, stderr) = out.map_or((-1, String::new()), |o| {
+            (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+        });
+        let run = Run { code, stdout: String::new(), stderr };
+        if run.stderr.contains("Cannot connect to the Docker daemon") {
+            return Err(EngineError::DaemonDown.into());
+        }
+        self.checked(&args, &run, ())?;
+        value
+    }
+
     /// Runs docker and returns raw stdout bytes (for pcap files and such).
     pub fn run_bytes<S: AsRef<str>>(&self, args: &[S]) -> Result<Vec<u8>, EngineError> {
         let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
@@ -208,10 +249,7 @@ impl Engine {
         if let Some(path) = stdout_file {
             expr = expr.stdout_path(path);
         }
-        let status = expr.run().map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => EngineError::NotInstalled,
-            _ => EngineError::Spawn { cmd: self.command_line(&args), source },
-        })?;
+        let status = expr.run().map_err(|source| self.spawn_error(&args, source))?;
         Ok(status.status.code().unwrap_or(130))
     }
 

@@ -7,6 +7,7 @@
 //! `compose` renders; `check` proves a running testbed; `build` gets images.
 
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod cli;
 pub mod compose;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use imgtool::bundle::BundleRequest;
 use imgtool::check;
 use imgtool::cli::{Cli, Command};
 use imgtool::config::Config;
@@ -69,8 +70,18 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, timeout, registry, tag } => {
+        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, timeout, registry, tag, bundle } => {
             let progress = Progress::new(cli.quiet);
+            let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
+            let images = match &bundle {
+                Some(file) => {
+                    let (images, loaded) =
+                        imgtool::bundle::up_images(&engine, &config, file, platform.as_deref(), &progress)?;
+                    progress.note(loaded.to_string().lines().next().unwrap_or_default());
+                    Some(images)
+                }
+                None => None,
+            };
             let req = UpRequest {
                 scenario,
                 name: name.name,
@@ -81,9 +92,8 @@ fn run(cli: Cli) -> Result<u8> {
                 esp: esp.into(),
                 keep,
                 timeout,
-                images: None,
+                images,
             };
-            let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();
             if summary.already_up {
@@ -117,6 +127,18 @@ fn run(cli: Cli) -> Result<u8> {
                 );
                 Ok(EXIT_CHECK_FAILED)
             }
+        }
+        Command::Bundle(action) => {
+            let progress = Progress::new(cli.quiet);
+            let config = config()?;
+            let report = match action.request() {
+                BundleRequest::Save(req) => imgtool::bundle::save(&engine, &config, &req, &progress)?.to_string(),
+                BundleRequest::Verify(file) => imgtool::bundle::verify(&config, &file, &progress)?.to_string(),
+                BundleRequest::Load(file) => imgtool::bundle::load(&engine, &config, &file, &progress)?.to_string(),
+            };
+            progress.finish();
+            print!("{report}");
+            Ok(0)
         }
         Command::Check { name } => {
             let tb = testbed::find(&engine, &name.name)?;
