@@ -7,9 +7,6 @@ mod common;
 mod support;
 use common::*;
 
-/// The image set of imgtool.toml, in build order.
-const IMAGES: [&str; 5] = ["base", "router", "client", "strongswan", "gateway"];
-
 use support::RegistryServer;
 
 #[test]
@@ -111,7 +108,7 @@ fn failing_validation_publishes_nothing() {
     let r = r.code(1);
     assert!(r.stderr.contains("validation failed on") && r.stderr.contains("reach client-a1"), "{}", r.describe());
     assert!(r.stderr.contains("nothing was tagged or pushed"), "{}", r.describe());
-    for image in IMAGES {
+    for image in image_set() {
         assert_eq!(registry.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} was published");
     }
 }
@@ -126,8 +123,8 @@ fn build_push_publishes_validated_multi_arch_indexes() {
             .success();
     let printed = published(&r);
     let tags = ["1.0.0", "1.0", "1", "latest", &format!("sha-{}", short_commit())].map(String::from);
-    assert_eq!(printed.len(), IMAGES.len(), "one index per image:\n{}", r.describe());
-    for image in IMAGES {
+    assert_eq!(printed.len(), image_set().len(), "one index per image:\n{}", r.describe());
+    for image in image_set() {
         let repo = format!("{target}/{image}");
         let (digest, printed_tags, platforms) =
             printed.get(&repo).unwrap_or_else(|| panic!("{repo} not printed:\n{}", r.describe()));
@@ -253,7 +250,7 @@ fn push_by_digest_then_merge_publishes_the_indexes() {
     merge.extend(["--push", "--registry", &target, "--version", "2.0.0"]);
     let merged = imgtool(&merge).success();
     let printed = published(&merged);
-    for image in IMAGES {
+    for image in image_set() {
         let repo = format!("{target}/{image}");
         let (digest, _, platforms) =
             printed.get(&repo).unwrap_or_else(|| panic!("{repo} not printed:\n{}", merged.describe()));

@@ -16,13 +16,6 @@ use common::*;
 use imgtool::registry::{Options, Registry};
 use support::{FailingProxy, RegistryServer, free_port, write_layout};
 
-/// The image set, in build order, as imgtool.toml declares it.
-fn images() -> Vec<String> {
-    let file = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml"));
-    let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
-    config.images.iter().map(|i| i.name.clone()).collect()
-}
-
 /// imgtool.toml of this checkout with `[registry] list = [...]`, written
 /// beside it (so `build` finds images/ and the commit) and removed on drop.
 struct ListConfig(PathBuf);
@@ -73,8 +66,8 @@ fn build_push_to_two_registries_gives_identical_digests_and_up_tries_a_dead_one_
     let config = ListConfig::new(checkout(), ".t-reg-two.toml", &[&live, &other]);
     let r = push(&config).success();
     let printed = published(&r);
-    assert_eq!(printed.len(), 2 * images().len(), "every image in each of two registries:\n{}", r.describe());
-    for image in images() {
+    assert_eq!(printed.len(), 2 * image_set().len(), "every image in each of two registries:\n{}", r.describe());
+    for image in image_set() {
         let (ra, rb) = (format!("{live}/{image}"), format!("{other}/{image}"));
         let digest = |repo: &str| printed.get(repo).unwrap_or_else(|| panic!("{repo}:\n{}", r.describe())).0.clone();
         let (da, db) = (digest(&ra), digest(&rb));
@@ -110,7 +103,7 @@ fn one_registry_down_during_a_push_is_one_line_and_moves_no_tag_in_the_other() {
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
     let want = format!("publishing to {dead}/vpnlab failed: cannot reach {dead}: connection refused");
     assert!(r.stderr.contains(&want) && r.stderr.contains("no tag moved in any of"), "{}", r.describe());
-    for image in images() {
+    for image in image_set() {
         assert_eq!(live.tags(&format!("vpnlab/{image}")), Vec::<String>::new(), "{image} was tagged in {}", live.addr);
     }
 }
@@ -124,7 +117,7 @@ fn a_registry_failing_while_tags_move_is_reported_exactly() {
     let config = ListConfig::new(checkout(), ".t-reg-tags.toml", &[&a, &b]);
     let r = push(&config).code(1);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.describe());
-    let all = images();
+    let all = image_set();
     let moved = all.iter().map(|i| format!("{a}/{i}")).collect::<Vec<_>>().join(", ");
     let rest = all[1..].iter().map(|i| format!("{b}/{i}")).collect::<Vec<_>>().join(", ");
     let want = format!("moving the tags of {b}/{} failed: ", all[0]);

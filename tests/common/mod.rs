@@ -172,3 +172,10 @@ pub fn served_digest(reference: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", r.describe()));
     v["digest"].as_str().unwrap_or_else(|| panic!("no digest:\n{}", r.describe())).to_string()
 }
+
+/// The image set, in build order, as this checkout's imgtool.toml declares it.
+pub fn image_set() -> Vec<String> {
+    let file = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml"));
+    let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
+    config.images.iter().map(|i| i.name.clone()).collect()
+}
