@@ -116,7 +116,8 @@ fn a_bundle_starts_a_verified_testbed_with_no_registry_and_refuses_bad_copies() 
     let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml")).unwrap();
     std::fs::write(&other, toml.replace("name = \"client\"", "name = \"webclient\"")).unwrap();
     let args = ["--config", other.to_str().unwrap(), "bundle", "load", bundle];
-    refused(quiet(&args), "holds another image set (router,client,strongswan,gateway of", &refs);
+    let theirs = format!("holds another image set ({} of", image_set().join(","));
+    refused(quiet(&args), &theirs, &refs);
 
     // The good one: load, up, every check passes.
     let up = imgtool(&["up", "--name", "t-bundle", "--bundle", bundle]).success();
