@@ -13,7 +13,7 @@
 #                                --version under qemu-aarch64 (binfmt)
 #   aarch64-apple-darwin         cargo check of the lib and bin, with zig (PyPI's
 #   x86_64-apple-darwin          ziglang, driven by cargo-zigbuild) as C compiler
-#                                for the build scripts (aws-lc-sys); the macOS link
+#                                for the build scripts (ring); the macOS link
 #                                needs Apple's SDK and is left to macOS runners.
 # Installs what is missing first (rustup targets, gcc-mingw-w64-x86-64,
 # musl-tools, a Python venv with cargo-zigbuild and ziglang); a second run
@@ -87,7 +87,7 @@ apt_install() {
 if [ "$need_windows" = 1 ] && ! command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   apt_install gcc-mingw-w64-x86-64
 fi
-# musl-gcc: cc-rs compiles aws-lc-sys's C with it for x86_64-unknown-linux-musl.
+# musl-gcc: cc-rs compiles ring's C with it for x86_64-unknown-linux-musl.
 if [ "$need_musl" = 1 ] && ! command -v musl-gcc >/dev/null 2>&1; then
   apt_install musl-tools
 fi

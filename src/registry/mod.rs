@@ -214,6 +214,8 @@ impl Registry {
             read_timeout: Some(Duration::from_secs(300)),
             ..ClientConfig::default()
         };
+        // rustls's crypto is ring's (Cargo.toml); installing it twice is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::try_from(config).map_err(|e| RegistryError::Setup(e.to_string()))?;
         let auth = auth::lookup(self.docker_config.as_deref(), reference.registry())?;
         if let Some(secret) = auth::secret(&auth) {
