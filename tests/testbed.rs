@@ -272,7 +272,11 @@ fn missing_images_with_no_way_to_get_them_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let before = host_snapshot();
     let r = imgtool_in(dir.path(), &["up", "-q", "--name", "t-none", "--tag", "no-such-tag"], &[]).code(1);
-    assert!(r.stderr.contains("is missing for") && r.stderr.contains("no images/ source tree"), "{}", r.describe());
+    assert!(
+        r.stderr.contains("no registry has the images for") && r.stderr.contains("no images/ source tree"),
+        "{}",
+        r.describe()
+    );
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
     assert_eq!(host_snapshot(), before, "a failed up left something behind");
 }
