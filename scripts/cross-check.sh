@@ -21,6 +21,8 @@
 # build's lock, with the `cross` profile (Cargo.toml: dev without debug info),
 # since they only have to link and answer --version; releases use `dist`.
 # The checks use `cross` too, so the host's build scripts are shared.
+# The two static Linux builds are copied to target/image-bin/linux-<arch>/,
+# where the imgtool image's build takes them from.
 #
 # Usage: scripts/cross-check.sh [TARGET...]   (default: all five)
 # Prints one line per target; exits non-zero if any target fails.
@@ -209,6 +211,14 @@ for t in "${targets[@]}"; do
       say "$t: ok, $what, $((SECONDS - start)) s, $warnings warning(s) (log: $log)"
     elif seen=$(verify "$t" "$bin"); then
       say "$t: ok, $what, $seen, $((SECONDS - start)) s, $warnings warning(s) (log: $log)"
+      # The static Linux builds are what the imgtool image carries
+      # (imgtool.toml: binaries = "target/image-bin").
+      case $t in
+      x86_64-unknown-linux-musl) image_bin=target/image-bin/linux-amd64 ;;
+      aarch64-unknown-linux-musl) image_bin=target/image-bin/linux-arm64 ;;
+      *) image_bin= ;;
+      esac
+      if [ -n "$image_bin" ]; then mkdir -p "$image_bin" && cp "$bin" "$image_bin/imgtool"; fi
     else
       say "$t: FAILED, $what but $seen ($bin), $((SECONDS - start)) s"
       failed+=("$t")

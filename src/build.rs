@@ -18,6 +18,10 @@ pub enum BuildError {
     NoWayToGet { reference: String, platform: String, pull: String },
     #[error("unknown image '{0}' (imgtool.toml lists the image set)")]
     UnknownImage(String),
+    #[error(
+        "image {image} carries imgtool itself and needs its static binary for {platform} at {path}: run `scripts/cross-check.sh x86_64-unknown-linux-musl aarch64-unknown-linux-musl`, which puts them there"
+    )]
+    NoBinary { image: String, platform: String, path: String },
     #[error("{registry} answered 429 Too Many Requests to `docker pull`: {}", crate::registry::RATE_LIMIT)]
     TooManyRequests { registry: String },
     #[error(
@@ -107,6 +111,29 @@ pub fn from_arg(from: &str) -> String {
     format!("{}_IMAGE", from.to_uppercase().replace('-', "_"))
 }
 
+/// The build arguments of an image that carries imgtool itself
+/// (`binaries` in imgtool.toml): its static binaries as the `bin` context,
+/// `linux-<arch>/imgtool` for each of `platforms`, and the testbed images'
+/// tag its `up` runs by default (`IMGTOOL_TAG`), so that it matches the
+/// release. None for the other images.
+pub fn imgtool_image_args(
+    config: &Config,
+    image: &crate::config::Image,
+    platforms: &[String],
+    tag: &str,
+) -> Result<Vec<String>, BuildError> {
+    let (Some(dir), Some(root)) = (&image.binaries, &config.root) else { return Ok(Vec::new()) };
+    let dir = root.join(dir);
+    for platform in platforms {
+        let binary = dir.join(platform.replace('/', "-")).join("imgtool");
+        if !binary.is_file() {
+            let path = binary.display().to_string();
+            return Err(BuildError::NoBinary { image: image.name.clone(), platform: platform.clone(), path });
+        }
+    }
+    Ok(vec![format!("--build-context=bin={}", dir.display()), format!("--build-arg=IMGTOOL_TAG={tag}")])
+}
+
 /// `docker buildx build` arguments for one image of the set, loaded into the
 /// local image store for `platforms`.
 pub fn local_build_args(config: &Config, name: &str, platforms: &[String]) -> Result<Vec<String>, BuildError> {
@@ -125,6 +152,7 @@ pub fn local_build_args(config: &Config, name: &str, platforms: &[String]) -> Re
     if let Some(from) = &image.from {
         args.push(format!("--build-arg={}={}", from_arg(from), config.reference(from)));
     }
+    args.extend(imgtool_image_args(config, image, platforms, &config.registry.tag)?);
     args.push(context.display().to_string());
     Ok(args)
 }
@@ -231,6 +259,25 @@ mod tests {
         );
         assert!(args.contains(&"--platform=linux/amd64".to_string()));
         assert!(args.last().unwrap().ends_with("images/gateway"));
+    }
+
+    #[test]
+    fn the_imgtool_image_gets_its_binaries_and_tag_or_one_line_naming_what_is_missing() {
+        let mut config =
+            Config::discover(Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/imgtool.toml")))).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        config.root = Some(dir.path().to_path_buf());
+        let image = config.image("imgtool").unwrap().clone();
+        let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
+        std::fs::create_dir_all(dir.path().join("target/image-bin/linux-amd64")).unwrap();
+        std::fs::write(dir.path().join("target/image-bin/linux-amd64/imgtool"), "").unwrap();
+        let e = imgtool_image_args(&config, &image, &platforms, "1.2.0").unwrap_err().to_string();
+        assert!(e.contains("for linux/arm64 at ") && e.contains("linux-arm64/imgtool") && !e.contains('\n'), "{e}");
+        let args = imgtool_image_args(&config, &image, &platforms[..1], "1.2.0").unwrap();
+        let bin = dir.path().join("target/image-bin");
+        assert_eq!(args, [format!("--build-context=bin={}", bin.display()), "--build-arg=IMGTOOL_TAG=1.2.0".into()]);
+        let router = config.image("router").unwrap().clone();
+        assert!(imgtool_image_args(&config, &router, &platforms, "1.2.0").unwrap().is_empty());
     }
 
     #[test]

@@ -74,8 +74,8 @@ pub enum Command {
         /// Pull the images from this registry and namespace only (default: imgtool.toml's registries, tried in order), e.g. 127.0.0.1:5000/vpnlab
         #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
         registry: Option<String>,
-        /// Image tag to run (default: imgtool.toml's, "latest")
-        #[arg(long)]
+        /// Image tag to run (default: imgtool.toml's, "latest"; in the imgtool image, its own release's)
+        #[arg(long, env = "IMGTOOL_TAG")]
         tag: Option<String>,
         /// Load this bundle (`imgtool bundle save`) first and run its images: no pull, no registry
         #[arg(long, value_name = "FILE", conflicts_with = "build")]

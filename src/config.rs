@@ -58,6 +58,7 @@ struct RawImage {
     from: Option<Spanned<String>>,
     #[serde(default)]
     description: String,
+    binaries: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,10 @@ pub struct Image {
     /// Another image of the set that this one is built on.
     pub from: Option<String>,
     pub description: String,
+    /// For the image that carries imgtool itself: the directory (relative
+    /// to the config file) holding `linux-<arch>/imgtool`, static binaries
+    /// the build gets as its `bin` context.
+    pub binaries: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +203,7 @@ impl Config {
                     name: i.name.get_ref().clone(),
                     context: i.context.clone(),
                     from: i.from.as_ref().map(|f| f.get_ref().clone()),
+                    binaries: i.binaries.clone(),
                     description: i.description.clone(),
                 })
                 .collect(),
@@ -326,11 +332,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_config_declares_the_four_images_in_build_order() {
+    fn builtin_config_declares_the_image_set_in_build_order() {
         let c = Config::parse(BUILTIN, "imgtool.toml").unwrap();
         let names: Vec<_> = c.images.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["base", "router", "client", "strongswan", "gateway"]);
+        assert_eq!(names, ["base", "router", "client", "strongswan", "gateway", "imgtool"]);
         assert_eq!(c.image("gateway").unwrap().from.as_deref(), Some("strongswan"));
+        let with_binaries: Vec<_> = c.images.iter().filter(|i| i.binaries.is_some()).map(|i| &i.name).collect();
+        assert_eq!(with_binaries, ["imgtool"]);
         assert_eq!(c.with_bases(&["gateway"]), ["base", "strongswan", "gateway"]);
         assert_eq!(c.with_bases(&["client", "router"]), ["base", "router", "client"]);
         assert_eq!(c.reference("router"), "docker.io/vpnlab/router:latest");

@@ -12,8 +12,9 @@ use common::*;
 
 use std::path::Path;
 
-/// A container holding imgtool, the docker CLI and its plugins, with the
-/// daemon's socket and nothing else of the host's.
+/// A container of the imgtool image (the docker CLI and its plugins, as a
+/// student runs it), with the daemon's socket and nothing else of the
+/// host's, and this build's imgtool in place of the image's.
 struct Client {
     name: String,
 }
@@ -26,20 +27,13 @@ impl Client {
         );
         if let Some(dir) = shared {
             // Docker Desktop shares paths under the home directory with its VM.
-            run += &format!(" -v {d}:{d} -e HOME={d}", d = dir.display());
+            // The image keeps state in /var/lib/imgtool: here it is the home's.
+            run += &format!(" -v {d}:{d} -e HOME={d} -e IMGTOOL_STATE_DIR={d}/.local/state/imgtool", d = dir.display());
         }
-        run += " --entrypoint sleep docker.io/vpnlab/client:latest infinity";
+        run += " --entrypoint sleep docker.io/vpnlab/imgtool:latest infinity";
         sh(&run).success();
-        let docker = sh("command -v docker").success().stdout.trim().to_string();
         let bin = env!("CARGO_BIN_EXE_imgtool");
-        for (from, to) in [(bin, "/usr/local/bin/imgtool"), (docker.as_str(), "/usr/local/bin/docker")] {
-            sh(&format!("docker cp {from} {name}:{to}")).success();
-        }
-        sh(&format!(
-            "docker exec {name} true 2>/dev/null; docker start {name} >/dev/null && \
-             docker exec {name} mkdir -p /usr/libexec/docker && docker cp /usr/libexec/docker/cli-plugins {name}:/usr/libexec/docker/"
-        ))
-        .success();
+        sh(&format!("docker cp {bin} {name}:/usr/local/bin/imgtool && docker start {name} >/dev/null")).success();
         Client { name: name.into() }
     }
 

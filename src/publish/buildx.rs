@@ -73,6 +73,10 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     if let (Some(base), Some(from_name)) = (from, spec.from.as_deref()) {
         args.push(format!("--build-arg={}={}", crate::build::from_arg(from_name), base.tag));
     }
+    // The imgtool image's `up` runs the testbed images of its own release:
+    // the version when there is one, the first tag it is published under.
+    let tag = plan.target.tags.first().unwrap_or(&config.registry.tag);
+    args.extend(crate::build::imgtool_image_args(config, spec, &[platform.to_string()], tag)?);
     if let Some(cache) = &plan.cache {
         args.extend(cache.buildx_args());
     }

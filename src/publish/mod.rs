@@ -71,6 +71,10 @@ pub fn build(engine: &Engine, config: &Config, req: &BuildRequest, quiet: bool) 
         return Ok(0);
     }
     crate::daemon::require_plugin(engine, "buildx")?;
+    // The imgtool image's binaries are checked before any build starts.
+    for spec in plan.images.iter().filter_map(|i| config.image(i)) {
+        crate::build::imgtool_image_args(config, spec, &plan.platforms, "")?;
+    }
     let progress = Progress::new(quiet);
     let work = tempfile::Builder::new().prefix("imgtool-build-").tempdir()?;
     // Platforms build side by side (each in dependency order): the exports

@@ -96,6 +96,41 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, pro
                 summary.seconds
             ));
         }
+        for spec in config.images.iter().filter(|i| i.binaries.is_some()) {
+            if let Some(reference) = local(&built, &spec.name, platform) {
+                progress.step(format!("validating {platform}: the {} image", spec.name));
+                imgtool_image(engine, reference, platform).map_err(|e| {
+                    anyhow::anyhow!(
+                        "validation failed on {platform}, image {}: {e}; nothing was tagged or pushed",
+                        spec.name
+                    )
+                })?;
+            }
+        }
     }
     Ok(Validated { built })
+}
+
+/// The image that carries imgtool: its imgtool is this one's version, the
+/// docker CLI and its buildx and compose plugins answer, and, given only
+/// the daemon's socket (as a student runs it), `imgtool doctor` reaches the
+/// daemon. (`tests/remote.rs` runs whole testbeds from it.)
+fn imgtool_image(engine: &Engine, reference: &str, platform: &str) -> Result<(), String> {
+    let run = |args: &[&str]| -> Result<String, String> {
+        let mut all = vec!["run", "--rm", "--pull=never", "--platform", platform];
+        all.extend(args);
+        let r = engine.output(&all).map_err(|e| e.to_string())?;
+        let last = |s: &str| s.lines().last().unwrap_or_default().to_string();
+        if r.ok() { Ok(r.stdout) } else { Err(format!("`{}` exited {}: {}", args.join(" "), r.code, last(&r.stderr))) }
+    };
+    let version = run(&[reference, "--version"])?;
+    let want = format!("imgtool {}", env!("CARGO_PKG_VERSION"));
+    if version.trim() != want {
+        return Err(format!("its imgtool says '{}', not '{want}'", version.trim()));
+    }
+    let plugins = "docker --version && docker buildx version && docker compose version";
+    run(&["--entrypoint", "sh", reference, "-c", plugins])?;
+    let socket = "/var/run/docker.sock:/var/run/docker.sock";
+    run(&["-v", socket, reference, "doctor"])?;
+    Ok(())
 }

@@ -138,7 +138,8 @@ pub fn native_platform() -> String {
 
 /// This checkout's router, client and gateway images for linux/amd64 and
 /// linux/arm64, built once per test process, for tests whose imgtool has no
-/// images/ tree to build from (in a container, against a VM's daemon).
+/// images/ tree to build from (in a container, against a VM's daemon), and
+/// the imgtool image (its static binaries: scripts/cross-check.sh).
 pub fn build_checkout_images() {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
@@ -147,7 +148,7 @@ pub fn build_checkout_images() {
         let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
         let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
         let progress = imgtool::progress::Progress::hidden();
-        imgtool::build::build_local(&engine, &config, &["router", "client", "gateway"], &platforms, &progress)
+        imgtool::build::build_local(&engine, &config, &["router", "client", "gateway", "imgtool"], &platforms, &progress)
             .expect("building this checkout's images for linux/amd64 and linux/arm64");
     });
 }
