@@ -148,8 +148,14 @@ pub fn build_checkout_images() {
         let config = imgtool::config::Config::discover(Some(file)).expect("imgtool.toml");
         let platforms = ["linux/amd64".to_string(), "linux/arm64".to_string()];
         let progress = imgtool::progress::Progress::hidden();
-        imgtool::build::build_local(&engine, &config, &["router", "client", "gateway", "imgtool"], &platforms, &progress)
-            .expect("building this checkout's images for linux/amd64 and linux/arm64");
+        imgtool::build::build_local(
+            &engine,
+            &config,
+            &["router", "client", "gateway", "imgtool"],
+            &platforms,
+            &progress,
+        )
+        .expect("building this checkout's images for linux/amd64 and linux/arm64");
     });
 }
 
