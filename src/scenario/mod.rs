@@ -3,9 +3,11 @@
 //! checked (`resolve`), before any container exists: every name is safe to
 //! derive container and interface names from (`names`), every address fits
 //! its network, no address is taken twice on a network, every route leaves
-//! through a link the node has, every tunnel joins two gateways. Everything
-//! else (node files, compose output, checks) reads the resolved [`Scenario`].
+//! through a link the node has, every tunnel joins two gateways, every
+//! grading weight is a known kind's (`grading`). Everything else (node
+//! files, compose output, checks, grades) reads the resolved [`Scenario`].
 
+mod grading;
 mod names;
 mod raw;
 mod resolve;
@@ -15,6 +17,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
+
+pub use grading::{AuthRequirement, CheckKind, Grading, MAX_POINTS};
 
 /// The scenarios shipped with imgtool, embedded so that an installed binary
 /// needs no checkout. `manifests/` stays the single source.
@@ -146,6 +150,8 @@ pub struct Scenario {
     pub nodes: Vec<Node>,
     pub tunnels: Vec<Tunnel>,
     pub service: Service,
+    /// Points per check and the required authentication (`[grading]`).
+    pub grading: Grading,
 }
 
 impl Scenario {

@@ -27,6 +27,7 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub tunnels: Vec<RawTunnel>,
     pub service: RawService,
+    pub grading: Option<RawGrading>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +59,16 @@ pub(super) struct RawService {
     pub server: Spanned<String>,
     pub port: Spanned<u16>,
     pub via: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGrading {
+    pub auth: Option<Spanned<String>>,
+    /// Any TOML value, so that a negative or fractional weight is refused
+    /// with its own message at its own line.
+    #[serde(default)]
+    pub points: SpannedMap<Spanned<toml::Value>>,
 }
 
 /// An address, refused with an example of what is meant (ipnet's own

@@ -30,8 +30,9 @@ pub(super) fn resolve(text: &str, origin: &str) -> Result<Scenario> {
         port: *raw.service.port.get_ref(),
         via: raw.service.via.as_ref().map(|v| v.get_ref().clone()),
     };
+    let grading = super::grading::resolve(&src, raw.grading.as_ref())?;
     let mut scenario =
-        Scenario { name, description: raw.description.clone(), networks, nodes, tunnels: Vec::new(), service };
+        Scenario { name, description: raw.description.clone(), networks, nodes, tunnels: Vec::new(), service, grading };
     check_gateways(&src, &scenario, &raw)?;
     scenario.tunnels = tunnels(&src, &scenario, &raw.tunnels)?;
     check_service(&src, &scenario, &raw)?;

@@ -1,7 +1,8 @@
-//! Resolution and its errors; `names` and `props` (property tests) below.
+//! Resolution and its errors; `grading`, `names` and `props` (property tests) below.
 
 use super::*;
 
+mod grading;
 mod names;
 mod props;
 
