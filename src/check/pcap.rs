@@ -118,7 +118,32 @@ impl Capture {
     /// Whether any packet's bytes contain `pattern`. An empty pattern is
     /// always found, so a misconfigured secret fails a check instead of passing.
     pub fn contains(&self, pattern: &[u8]) -> bool {
-        pattern.is_empty() || self.packets.iter().any(|p| p.data.windows(pattern.len()).any(|w| w == pattern))
+        pattern.is_empty() || self.packets.iter().any(|p| p.carries(pattern))
+    }
+}
+
+impl Packet {
+    /// Whether the frame's bytes contain `pattern` (an empty one always).
+    pub fn carries(&self, pattern: &[u8]) -> bool {
+        pattern.is_empty() || self.data.windows(pattern.len()).any(|w| w == pattern)
+    }
+
+    /// What the packet carries, without addresses: "ICMP", "protocol 99",
+    /// "ESP", "non-IP ethertype 0x88cc", "malformed IP packet".
+    pub fn what(&self) -> String {
+        match self.class {
+            Class::Other { .. } if self.src.is_none() || self.dst.is_none() => "malformed IP packet".into(),
+            Class::Other { protocol } => match protocol_name(protocol) {
+                Some(name) => name.into(),
+                None => format!("protocol {protocol}"),
+            },
+            Class::NonIp { ethertype } => format!("non-IP ethertype {ethertype:#06x}"),
+            Class::Ike => "IKE".into(),
+            Class::EspInUdp => "ESP-in-UDP".into(),
+            Class::Esp => "ESP".into(),
+            Class::Arp => "ARP".into(),
+            Class::NeighborDiscovery => "ICMPv6-ND".into(),
+        }
     }
 }
 
