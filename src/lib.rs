@@ -4,7 +4,8 @@
 //! Layout: `scenario` (the declared topology) feeds `nodefiles` (what each
 //! node is given) and `testbed::spec` (containers and networks), which
 //! `testbed` runs through `engine` (the only module that spawns docker) and
-//! `compose` renders; `check` proves a running testbed; `build` gets images.
+//! `compose` renders; `check` proves a running testbed and `grade` scores
+//! it; `build` gets images.
 
 pub mod build;
 pub mod bundle;
@@ -15,6 +16,7 @@ pub mod config;
 pub mod daemon;
 pub mod doctor;
 pub mod engine;
+pub mod grade;
 pub mod interrupt;
 pub mod mirror;
 pub mod nodefiles;
