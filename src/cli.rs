@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bundle;
+mod check;
 pub use bundle::BundleCommand;
+pub use check::FormatArg;
 
 use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
@@ -87,11 +89,17 @@ pub enum Command {
         after_help = "Examples:\n  imgtool bundle save vpnlab.tar\n  imgtool bundle verify vpnlab.tar\n  imgtool bundle load vpnlab.tar"
     )]
     Bundle(BundleCommand),
-    /// Verify a running testbed: tunnels, reachability, capture, firewall
-    #[command(after_help = "Example:\n  imgtool check --name v6")]
+    /// Verify and grade a running testbed: tunnels, auth, reachability, capture, firewall
+    #[command(
+        visible_alias = "grade",
+        after_help = "Examples:\n  imgtool check --name v6\n  imgtool check --format junit\n\n`imgtool grade` is the same command. Each check earns its kind's points from the scenario's\n[grading.points] when it passes. Exit 0 only at full marks (every check passed), else 3."
+    )]
     Check {
         #[command(flatten)]
         name: NameArg,
+        /// How to print the graded checks
+        #[arg(long, value_enum, default_value = "table")]
+        format: FormatArg,
     },
     /// Show the nodes of a running testbed
     #[command(after_help = "Example:\n  imgtool status")]

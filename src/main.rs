@@ -140,13 +140,14 @@ fn run(cli: Cli) -> Result<u8> {
             print!("{report}");
             Ok(0)
         }
-        Command::Check { name } => {
+        Command::Check { name, format } => {
             let tb = testbed::find(&engine, &name.name)?;
             let progress = Progress::new(cli.quiet);
             let results = check::run(&engine, &tb, &progress)?;
             progress.finish();
-            print!("{}", check::render(&results));
-            Ok(if check::all_passed(&results) { 0 } else { EXIT_CHECK_FAILED })
+            let report = imgtool::grade::grade(&tb.scenario, &results);
+            print!("{}", report.render(format.into()));
+            Ok(if report.full_marks { 0 } else { EXIT_CHECK_FAILED })
         }
         Command::Status { name } => {
             let tb = testbed::find(&engine, &name.name)?;

@@ -114,6 +114,37 @@ fn duplicate_address_is_refused_before_any_container_exists() {
 }
 
 #[test]
+fn a_bad_grading_weight_is_refused_at_its_line_before_any_container_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weights.toml");
+    let text = include_str!("../manifests/site-to-site.toml").replace("tunnel = 20", "tunnel = -20");
+    std::fs::write(&path, &text).unwrap();
+    let line = text.lines().position(|l| l == "tunnel = -20").unwrap() + 1;
+    let r = imgtool_env(&["up", path.to_str().unwrap()], &[("IMGTOOL_DOCKER", "/nonexistent/docker")]).code(1);
+    let want = format!("weights.toml:{line}: points for tunnel must be a whole number from 0 to 1000, not -20");
+    assert!(r.stderr.contains(&want), "{}", r.describe());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+}
+
+#[test]
+fn grade_is_check_and_both_take_a_format() {
+    use imgtool::cli::{Cli, Command, FormatArg};
+    let parse = |argv: &[&str]| <Cli as clap::Parser>::try_parse_from(argv).map(|c| c.command);
+    for (argv, want) in [
+        (&["imgtool", "check"][..], FormatArg::Table),
+        (&["imgtool", "grade", "--format", "junit"], FormatArg::Junit),
+        (&["imgtool", "check", "--format", "json", "--name", "lab1"], FormatArg::Json),
+    ] {
+        match parse(argv) {
+            Ok(Command::Check { format, .. }) => assert_eq!(format, want, "{argv:?}"),
+            other => panic!("{argv:?} parsed as {other:?}"),
+        }
+    }
+    assert!(parse(&["imgtool", "grade", "--format", "xml"]).is_err());
+    assert_eq!(imgtool(&["grade", "--help"]).success().stdout, imgtool(&["check", "--help"]).success().stdout);
+}
+
+#[test]
 fn missing_docker_says_how_to_get_it() {
     let r = imgtool_env(&["up"], &[("IMGTOOL_DOCKER", "/nonexistent/docker")]).code(1);
     assert!(r.stderr.contains("docker is not installed") && r.stderr.contains("setup-debian.sh"), "{}", r.describe());
