@@ -9,6 +9,7 @@
 //! namespace, so emulated platforms are judged by native tools.
 
 pub mod capture;
+pub mod charon_log;
 mod firewall;
 pub mod pcap;
 pub mod swanctl;

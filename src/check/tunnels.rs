@@ -1,13 +1,16 @@
 //! The tunnel and auth checks, from the gateways' own strongSwan state.
 //! "tunnel <name>": on both ends an ESTABLISHED IKE SA of the tunnel's name
 //! with an INSTALLED child of that name and exactly the declared selectors.
-//! "auth <name>" (when the scenario requires a method): the connection that
-//! established that very IKE SA (an IKE SA is named after its connection)
-//! authenticated both ends with that method; other loaded connections do
-//! not count. Failures say what was observed, not what to write.
+//! "auth <name>" (when the scenario requires a method): that very IKE SA
+//! authenticated the peer with that method, on both ends, as charon logged
+//! it when the SA was set up (`charon_log`); only where the log does not
+//! show the SA, the connection that established it (an IKE SA is named
+//! after its connection) as loaded now. Other loaded connections never
+//! count. Failures say what was observed, not what to write.
 
 use std::collections::HashMap;
 
+use super::charon_log::{self, PeerAuth};
 use super::swanctl::{self, Conn, IkeSa};
 use super::{CheckKind, CheckResult};
 use crate::engine::Engine;
@@ -16,6 +19,9 @@ use crate::testbed::{Running, TestbedError};
 
 /// What each gateway listed, by gateway name.
 pub type Listed<'a, T> = HashMap<&'a str, Vec<T>>;
+
+/// Each gateway's log, read: its IKE SAs' peer proofs by (name, uniqueid).
+pub type Proofs<'a> = HashMap<&'a str, HashMap<(String, String), Option<PeerAuth>>>;
 
 /// The tunnel checks, then the auth checks if the scenario asks for them.
 pub(super) fn run(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedError> {
@@ -27,16 +33,28 @@ pub(super) fn run(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, Tes
         AuthRequirement::Any => "swanctl --list-sas --raw",
         _ => "swanctl --list-sas --raw && swanctl --list-conns --raw",
     };
-    let listed =
-        crate::parallel::map(&gateways, |g| engine.run(&["exec", &tb.opts.container(&g.name), "sh", "-c", script]));
-    let (mut sas, mut conns) = (Listed::new(), Listed::new());
+    let listed = crate::parallel::map(&gateways, |g| {
+        let container = tb.opts.container(&g.name);
+        let listed = engine.run(&["exec", &container, "sh", "-c", script])?;
+        // Read after the lists, so it covers every SA they show. A daemon
+        // whose log driver cannot be read leaves the connections to judge by.
+        let log = match required {
+            AuthRequirement::Any => None,
+            _ => engine.output(&["logs", &container]).ok().filter(|r| r.ok()).map(|r| r.stdout + &r.stderr),
+        };
+        Ok::<_, TestbedError>((listed, log))
+    });
+    let (mut sas, mut conns, mut proofs) = (Listed::new(), Listed::new(), Proofs::new());
     for (g, out) in gateways.iter().zip(listed) {
-        let out = out?;
+        let (out, log) = out?;
         sas.insert(g.name.as_str(), swanctl::parse(&out));
         conns.insert(g.name.as_str(), swanctl::parse_conns(&out));
+        if let Some(log) = log {
+            proofs.insert(g.name.as_str(), charon_log::peer_auths(&log));
+        }
     }
     let mut results: Vec<CheckResult> = s.tunnels.iter().map(|t| judge_tunnel(t, &sas)).collect();
-    results.extend(s.tunnels.iter().filter_map(|t| judge_auth(t, required, &sas, &conns)));
+    results.extend(s.tunnels.iter().filter_map(|t| judge_auth(t, required, &sas, &conns, &proofs)));
     Ok(results)
 }
 
@@ -118,54 +136,94 @@ fn class_of(required: AuthRequirement) -> Option<&'static str> {
     }
 }
 
-/// Whether the tunnel's established IKE SA authenticated both ends with the
-/// required method, read from the connection that established it on each
-/// end (its local rounds: how the end proved itself; its remote rounds:
-/// what it demanded of the peer, which charon enforces). None when the
-/// scenario requires no method.
+/// How one end saw its peer authenticate in the tunnel's IKE SA.
+enum Seen<'a> {
+    /// charon's log of that SA: the proof it verified.
+    Logged { sa: &'a IkeSa, proof: PeerAuth },
+    /// The connection of the SA's name as loaded now: the classes it demands.
+    Loaded { sa: &'a IkeSa, conn: &'a Conn },
+}
+
+impl Seen<'_> {
+    fn meets(&self, required: AuthRequirement, class: &str) -> bool {
+        match self {
+            Seen::Logged { proof, .. } => match required {
+                AuthRequirement::Certificates => proof.is_public_key(),
+                AuthRequirement::Psk => proof.is_psk(),
+                AuthRequirement::Any => true,
+            },
+            Seen::Loaded { conn, .. } => !conn.remote.is_empty() && conn.remote.iter().all(|r| r.class == class),
+        }
+    }
+
+    /// "gateway-a saw gateway-s authenticate with ED25519", and with `source`
+    /// where that was read.
+    fn describe(&self, end: &str, peer: &str, source: bool) -> String {
+        match self {
+            Seen::Logged { sa, proof } => {
+                let from =
+                    if source { format!(" (charon's log of IKE SA {}[{}])", sa.name, sa.uniqueid) } else { "".into() };
+                format!("{end} saw {peer} authenticate with {}{from}", proof.method)
+            }
+            Seen::Loaded { sa, conn } => {
+                let classes: Vec<&str> = conn
+                    .remote
+                    .iter()
+                    .map(|r| if r.class.is_empty() { "no class" } else { r.class.as_str() })
+                    .collect();
+                let classes = if classes.is_empty() { "no authentication".to_string() } else { classes.join(" then ") };
+                let from = if source {
+                    format!(
+                        " (connection {} as loaded now: charon's log does not show IKE SA {}[{}])",
+                        conn.name, sa.name, sa.uniqueid
+                    )
+                } else {
+                    "".into()
+                };
+                format!("{end} requires {classes} of {peer}{from}")
+            }
+        }
+    }
+}
+
+/// Whether the tunnel's established IKE SA authenticated each end to the
+/// other with the required method: on each end, how it verified its peer
+/// (charon enforces what the connection demands). None when the scenario
+/// requires no method.
 pub fn judge_auth(
     t: &Tunnel,
     required: AuthRequirement,
     sas: &Listed<IkeSa>,
     conns: &Listed<Conn>,
+    proofs: &Proofs,
 ) -> Option<CheckResult> {
-    let want = class_of(required)?;
-    let mut problems = Vec::new();
-    let mut seen = Vec::new();
+    let class = class_of(required)?;
+    let (mut problems, mut seen_ok) = (Vec::new(), Vec::new());
     for end in [&t.initiator, &t.responder] {
         let (_, peer, _, _) = t.sides(end);
         let Some(sa) = established(t, sas.get(end.as_str()).map_or(&[], Vec::as_slice)) else {
             problems.push(format!("{end}: no ESTABLISHED IKE SA {} whose authentication could be read", t.name));
             continue;
         };
-        let conn = conns.get(end.as_str()).and_then(|cs| cs.iter().find(|c| c.name == sa.name));
-        let Some(conn) = conn else {
-            problems.push(format!(
-                "{end}: IKE SA {} is ESTABLISHED but its connection {} is no longer loaded: \
-                 how it authenticated cannot be read",
-                t.name, sa.name
-            ));
-            continue;
+        let logged = proofs.get(end.as_str()).and_then(|p| p.get(&(sa.name.clone(), sa.uniqueid.clone())));
+        let seen = match logged.cloned().flatten() {
+            Some(proof) => Seen::Logged { sa, proof },
+            None => match conns.get(end.as_str()).and_then(|cs| cs.iter().find(|c| c.name == sa.name)) {
+                Some(conn) => Seen::Loaded { sa, conn },
+                None => {
+                    problems.push(format!(
+                        "{end}: IKE SA {}[{}] is ESTABLISHED, but neither charon's log nor a loaded connection {} \
+                         shows how it authenticated",
+                        sa.name, sa.uniqueid, sa.name
+                    ));
+                    continue;
+                }
+            },
         };
-        let classes = |rounds: &[swanctl::AuthRound]| {
-            if rounds.is_empty() {
-                return "no authentication round".to_string();
-            }
-            let names: Vec<&str> =
-                rounds.iter().map(|r| if r.class.is_empty() { "no class" } else { r.class.as_str() }).collect();
-            names.join(" then ")
-        };
-        let ok = |rounds: &[swanctl::AuthRound]| !rounds.is_empty() && rounds.iter().all(|r| r.class == want);
-        if ok(&conn.local) && ok(&conn.remote) {
-            seen.push(end.as_str());
+        if seen.meets(required, class) {
+            seen_ok.push(seen.describe(end, peer, false));
         } else {
-            problems.push(format!(
-                "{end}: connection {} (which established IKE SA {}) authenticates {end} by {} and {peer} by {}",
-                conn.name,
-                sa.name,
-                classes(&conn.local),
-                classes(&conn.remote)
-            ));
+            problems.push(seen.describe(end, peer, true));
         }
     }
     let name = format!("auth {}", t.name);
@@ -174,10 +232,10 @@ pub fn judge_auth(
             CheckKind::Auth,
             name,
             true,
-            format!("{} on both ends: {}", describe(required), seen.join(" and ")),
+            format!("{} both ways: {}", describe(required), seen_ok.join(", ")),
         )
     } else {
-        let detail = format!("{} (the scenario requires {})", problems.join("; "), describe(required));
+        let detail = format!("{}; required: {}", problems.join("; "), describe(required));
         CheckResult::new(CheckKind::Auth, name, false, detail)
     })
 }
