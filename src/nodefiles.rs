@@ -13,8 +13,8 @@ use crate::scenario::{Node, Role, Scenario};
 /// The interface kernel-libipsec creates for decrypted traffic.
 const LIBIPSEC_IFACE: &str = "ipsec0";
 /// IKE proposals as modern as the study's: AES-GCM-256 with X25519 (or P-384).
-const IKE_PROPOSALS: &str = "aes256gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384";
-const ESP_PROPOSALS: &str = "aes256gcm16-x25519,aes256gcm16-ecp384";
+pub const IKE_PROPOSALS: &str = "aes256gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384";
+pub const ESP_PROPOSALS: &str = "aes256gcm16-x25519,aes256gcm16-ecp384";
 
 /// How the gateways authenticate each other.
 #[derive(Debug, Clone)]
