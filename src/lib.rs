@@ -4,7 +4,8 @@
 //! Layout: `scenario` (the declared topology) feeds `nodefiles` (what each
 //! node is given) and `testbed::spec` (containers and networks), which
 //! `testbed` runs through `engine` (the only module that spawns docker) and
-//! `compose` renders; `check` proves a running testbed; `build` gets images.
+//! `compose` renders; `check` proves a running testbed; `build` gets images;
+//! `lab` writes a student's lab folder from the scenario and reads it back.
 
 pub mod build;
 pub mod bundle;
@@ -16,6 +17,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod engine;
 pub mod interrupt;
+pub mod lab;
 pub mod mirror;
 pub mod nodefiles;
 pub mod parallel;
