@@ -2,13 +2,14 @@
 //! starting point derived from the scenario: per gateway, a `swanctl.conf`
 //! and a `firewall.nft` that state what the assignment requires of that
 //! gateway (addresses, peers, tunnels, selectors, proposals, identities)
-//! with TODOs and no answer, plus a README with the topology. `load` reads
+//! with TODOs and no answer, plus a README with the topology. [`load`] reads
 //! a student's folder back for bring-up, refusing anything it should not
 //! copy into a gateway (links, special files, oversized or non-UTF-8 files,
 //! names with `..`, folders that are no gateway), and returns the files as
 //! data, so they travel into containers as a tar and are never read twice.
 
 mod drawing;
+mod load;
 mod readme;
 mod templates;
 
@@ -17,6 +18,8 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::scenario::{Role, Scenario};
+
+pub use load::{GatewayFiles, Lab, LabFile, load, recorded_scenario};
 
 /// The student's IKE configuration in a gateway folder.
 pub const SWANCTL_CONF: &str = "swanctl.conf";
@@ -176,6 +179,17 @@ pub fn init(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Result<Writt
             if entries.next().is_some() && !opts.force {
                 return Err(LabError::NotEmpty { dir: dir.into() });
             }
+            // Templates for one scenario beside a lab.toml naming another
+            // would make a folder that fits neither.
+            if let Some(recorded) = recorded_scenario(dir)?
+                && recorded != scenario.name
+            {
+                return Err(LabError::OtherScenario {
+                    path: dir.join(LAB_TOML),
+                    recorded,
+                    given: scenario.name.clone(),
+                });
+            }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::create_dir_all(dir).map_err(|source| LabError::Write { path: dir.into(), source })?;
@@ -230,6 +244,11 @@ fn contents(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Vec<(PathBuf
         files.push((at.join(FIREWALL_NFT), templates::firewall_nft(scenario, gw)));
     }
     files
+}
+
+/// The names of the scenario's gateways, for messages.
+fn gateway_names(scenario: &Scenario) -> String {
+    scenario.nodes_with(Role::Gateway).map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

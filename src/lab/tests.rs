@@ -4,6 +4,8 @@ use super::*;
 use crate::nodefiles::{ESP_PROPOSALS, IKE_PROPOSALS};
 use crate::scenario::{BUILTIN, Node};
 
+mod load;
+
 fn builtins() -> Vec<Scenario> {
     BUILTIN.iter().map(|(name, _)| Scenario::load(name).unwrap()).collect()
 }
@@ -48,6 +50,35 @@ fn flat(text: &str) -> String {
 /// A template's lines with comments removed, blank ones left out.
 fn structure(text: &str) -> Vec<&str> {
     text.lines().map(|l| l.split('#').next().unwrap().trim()).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn init_then_load_round_trips_every_scenario() {
+    for s in all_scenarios() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("lab");
+        let written = init(&dir, &s, &InitOptions::default()).unwrap();
+        let mut expected = vec![PathBuf::from(README), PathBuf::from(LAB_TOML)];
+        for g in gateways(&s) {
+            expected.push(Path::new(&g.name).join(SWANCTL_CONF));
+            expected.push(Path::new(&g.name).join(FIREWALL_NFT));
+        }
+        assert_eq!(written, Written { written: expected, kept: vec![] }, "{}", s.name);
+
+        let lab = load(&dir, &s).unwrap();
+        let names: Vec<&str> = lab.gateways.iter().map(|g| g.gateway.as_str()).collect();
+        assert_eq!(names, gateways(&s).iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), "{}", s.name);
+        for g in &lab.gateways {
+            let targets: Vec<&str> = g.files.iter().map(|f| f.target.as_str()).collect();
+            assert_eq!(targets, [FIREWALL_TARGET, SWANCTL_CONF_TARGET], "{}: {}", s.name, g.gateway);
+            for (name, target) in [(SWANCTL_CONF, SWANCTL_CONF_TARGET), (FIREWALL_NFT, FIREWALL_TARGET)] {
+                let f = g.file(target).unwrap();
+                assert_eq!(f.source, dir.join(&g.gateway).join(name));
+                assert_eq!(f.text, read(&f.source));
+            }
+        }
+        assert_eq!(recorded_scenario(&dir).unwrap().as_deref(), Some(s.name.as_str()));
+    }
 }
 
 #[test]
@@ -281,6 +312,17 @@ fn init_refuses_a_non_empty_dir_and_force_keeps_every_file() {
     assert_eq!(again.written, [Path::new("gateway-b").join(FIREWALL_NFT)], "only the missing file is written");
     assert!(again.kept.contains(&Path::new("gateway-a").join(SWANCTL_CONF)));
     assert_eq!(read(&conf), "connections { }\n", "the student's file is kept");
+}
+
+#[test]
+fn init_with_force_refuses_a_folder_for_another_scenario() {
+    let (_tmp, dir) = fresh(&Scenario::load("host-to-host").unwrap(), &InitOptions::default());
+    let before = read(&dir.join("gateway-a").join(FIREWALL_NFT));
+    let force = InitOptions { force: true, ..Default::default() };
+    let err = init(&dir, &Scenario::load("site-to-site").unwrap(), &force).unwrap_err();
+    assert!(matches!(err, LabError::OtherScenario { .. }), "{err}");
+    assert!(message(err).contains("for scenario host-to-host, not site-to-site"));
+    assert_eq!(read(&dir.join("gateway-a").join(FIREWALL_NFT)), before);
 }
 
 #[test]
