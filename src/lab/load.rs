@@ -4,10 +4,9 @@
 //! [`MAX_FILE_BYTES`], UTF-8. Hidden entries (`.git`, an editor's `.swp`) and
 //! editor backups (`name~`) are left alone: they are never read.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Read as _};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::scenario::{Role, Scenario};
 
@@ -53,44 +52,6 @@ impl GatewayFiles {
     pub fn file(&self, target: &str) -> Option<&LabFile> {
         self.files.iter().find(|f| f.target == target)
     }
-
-    /// A tar of the files at their container paths, for `docker cp -
-    /// CONTAINER:/`: owned by root, files 0600 and folders 0700, as
-    /// `testbed::files::pack` lays out node files. Only the folders under
-    /// `/etc` are entries, never `/etc` itself.
-    pub fn tar(&self) -> io::Result<Vec<u8>> {
-        let mut dirs = BTreeSet::new();
-        for f in &self.files {
-            let mut at = Path::new(&f.target).parent();
-            while let Some(dir) =
-                at.filter(|d| d.components().filter(|c| matches!(c, Component::Normal(_))).count() >= 2)
-            {
-                dirs.insert(dir.to_path_buf());
-                at = dir.parent();
-            }
-        }
-        let mut tar = tar::Builder::new(Vec::new());
-        for dir in &dirs {
-            let mut h = header(tar::EntryType::Directory, 0o700, 0);
-            tar.append_data(&mut h, dir.strip_prefix("/").unwrap_or(dir), io::empty())?;
-        }
-        for f in &self.files {
-            let mut h = header(tar::EntryType::Regular, 0o600, f.text.len() as u64);
-            tar.append_data(&mut h, f.target.trim_start_matches('/'), f.text.as_bytes())?;
-        }
-        tar.into_inner()
-    }
-}
-
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
 }
 
 /// Reads the lab folder `dir` for `scenario`: one folder per gateway, named

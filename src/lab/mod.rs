@@ -172,11 +172,29 @@ fn size(bytes: u64) -> String {
 /// `<gateway>/firewall.nft`. A `dir` that exists and is not empty is refused
 /// unless `opts.force`; even then no file is overwritten.
 pub fn init(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Result<Written, LabError> {
+    prepare(dir, scenario, opts.force)?;
+    write_new(dir, contents(dir, scenario, opts))
+}
+
+/// Writes the reference solution of `scenario` into `dir`, as a lab folder
+/// that `up --lab` takes: `lab.toml` and, per gateway, the files imgtool's
+/// own configuration would have (`nodefiles::solution`). For teachers; the
+/// CLI refuses it in a student build. `dir` must be new or empty.
+pub fn solution(dir: &Path, scenario: &Scenario) -> Result<Written, LabError> {
+    prepare(dir, scenario, false)?;
+    let mut files = vec![(PathBuf::from(LAB_TOML), lab_toml(scenario))];
+    files.extend(crate::nodefiles::solution(scenario));
+    write_new(dir, files)
+}
+
+/// Makes `dir`, or checks that it is empty (or, with `force`, a lab folder
+/// of this scenario, to be completed).
+fn prepare(dir: &Path, scenario: &Scenario, force: bool) -> Result<(), LabError> {
     match fs::metadata(dir) {
         Ok(m) if !m.is_dir() => return Err(LabError::NotADirectory { path: dir.into() }),
         Ok(_) => {
             let mut entries = fs::read_dir(dir).map_err(|source| LabError::Read { path: dir.into(), source })?;
-            if entries.next().is_some() && !opts.force {
+            if entries.next().is_some() && !force {
                 return Err(LabError::NotEmpty { dir: dir.into() });
             }
             // Templates for one scenario beside a lab.toml naming another
@@ -196,8 +214,14 @@ pub fn init(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Result<Writt
         }
         Err(source) => return Err(LabError::Read { path: dir.into(), source }),
     }
+    Ok(())
+}
+
+/// Writes each (relative path, text) under `dir`, keeping any file that is
+/// already there.
+fn write_new(dir: &Path, files: Vec<(PathBuf, String)>) -> Result<Written, LabError> {
     let mut done = Written::default();
-    for (rel, text) in contents(dir, scenario, opts) {
+    for (rel, text) in files {
         let path = dir.join(&rel);
         if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
             folder(&dir.join(parent))?;
@@ -215,6 +239,10 @@ pub fn init(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Result<Writt
     Ok(done)
 }
 
+fn lab_toml(scenario: &Scenario) -> String {
+    format!("# Written by `imgtool lab init`: the scenario this lab folder is for.\nscenario = \"{}\"\n", scenario.name)
+}
+
 /// A gateway folder: made, or already a real folder (not a link to one).
 fn folder(path: &Path) -> Result<(), LabError> {
     match fs::symlink_metadata(path) {
@@ -230,13 +258,7 @@ fn folder(path: &Path) -> Result<(), LabError> {
 fn contents(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Vec<(PathBuf, String)> {
     let mut files = vec![
         (PathBuf::from(README), readme::readme(scenario, dir, opts.credentials)),
-        (
-            PathBuf::from(LAB_TOML),
-            format!(
-                "# Written by `imgtool lab init`: the scenario this lab folder is for.\nscenario = \"{}\"\n",
-                scenario.name
-            ),
-        ),
+        (PathBuf::from(LAB_TOML), lab_toml(scenario)),
     ];
     for gw in scenario.nodes_with(Role::Gateway) {
         let at = PathBuf::from(&gw.name);

@@ -273,12 +273,28 @@ pub(super) fn firewall_nft(s: &Scenario, gw: &Node) -> String {
              behind {me}{behind}, not even with a route via {my_addr}."
         ),
     );
+    // The NAT is imgtool's (nodefiles::nat_table, loaded after this file):
+    // the student is told what it does, so as not to undo it.
+    let forward = match (s.service.via.as_deref() == Some(me.as_str()), s.node(&s.service.server)) {
+        (true, Some(server)) => {
+            let family = s.public_addr(gw);
+            let to = server.addrs().find(|a| family.is_some_and(|f| same_family(*a, f)));
+            format!(
+                ", and forwards TCP port {port} of {my_addr} to {} {} (destination NAT)",
+                server.name,
+                to.map_or_else(|| "(no address)".into(), |a| a.to_string()),
+                port = s.service.port
+            )
+        }
+        _ => String::new(),
+    };
     d.wrapped(
         "",
         "   ",
         &format!(
-            "3. NAT: what leaves a site network for the Internet takes {me}'s address {my_addr} (source NAT). \
-             For the tunnels:"
+            "3. NAT is imgtool's, not yours: its table inet imgtool_nat, loaded after this file (and again \
+             after `imgtool lab reload`), gives what leaves a site network for the Internet {me}'s address \
+             {my_addr} (source NAT){forward}. Your own rules must not NAT what a tunnel carries:"
         ),
     );
     for t in s.tunnels_of(me) {
@@ -300,25 +316,7 @@ pub(super) fn firewall_nft(s: &Scenario, gw: &Node) -> String {
             )
         });
     }
-    let mut n = 4;
-    if s.service.via.as_deref() == Some(me.as_str())
-        && let Some(server) = s.node(&s.service.server)
-    {
-        let family = s.public_addr(gw);
-        let to = server.addrs().find(|a| family.is_some_and(|f| same_family(*a, f)));
-        d.wrapped(
-            "",
-            "   ",
-            &format!(
-                "{n}. Port forwarding: clients call {my_addr} on TCP port {port}: forward that (destination \
-                 NAT) to {} {} port {port}.",
-                server.name,
-                to.map_or_else(|| "(no address)".into(), |a| a.to_string()),
-                port = s.service.port
-            ),
-        );
-        n += 1;
-    }
+    let n = 4;
     d.wrapped(
         "",
         "   ",

@@ -131,8 +131,8 @@ fn nat_requirements_follow_the_scenario() {
     assert!(a.contains("tunnel a-s carries gateway-a's own address only"), "{a}");
     assert!(!a.contains("destination NAT"), "only the service's gateway forwards a port:\n{a}");
     let gs = flat(&read(&dir.join("gateway-s").join(FIREWALL_NFT)));
-    assert!(gs.contains("clients call 172.28.28.10 on TCP port 8080"), "{gs}");
-    assert!(gs.contains("to server-s1 10.3.0.10 port 8080"), "{gs}");
+    assert!(gs.contains("NAT is imgtool's, not yours: its table inet imgtool_nat"), "{gs}");
+    assert!(gs.contains("forwards TCP port 8080 of 172.28.28.10 to server-s1 10.3.0.10 (destination NAT)"), "{gs}");
 
     let s = Scenario::load("site-to-site").unwrap();
     let (_tmp, dir) = fresh(&s, &InitOptions::default());

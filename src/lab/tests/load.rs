@@ -214,35 +214,3 @@ fn own_credentials_are_taken_and_hidden_files_and_backups_are_not() {
     );
     assert_eq!(lab.gateway("gateway-b").unwrap().files.len(), 2);
 }
-
-#[test]
-fn a_gateways_tar_lays_its_files_out_owner_only() {
-    let s = site_to_site();
-    let (_tmp, dir) = fresh(&s, &InitOptions::default());
-    fs::create_dir_all(dir.join("gateway-a/swanctl/x509")).unwrap();
-    fs::write(dir.join("gateway-a/swanctl/x509/mine.pem"), "CERT").unwrap();
-    let lab = load(&dir, &s).unwrap();
-    let tar = lab.gateway("gateway-a").unwrap().tar().unwrap();
-    let mut got = Vec::new();
-    for e in tar::Archive::new(tar.as_slice()).entries().unwrap() {
-        let mut e = e.unwrap();
-        let (path, mode, uid) =
-            (e.path().unwrap().display().to_string(), e.header().mode().unwrap(), e.header().uid().unwrap());
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-        got.push((path, mode, uid, text));
-    }
-    let conf = read(&dir.join("gateway-a").join(SWANCTL_CONF));
-    let nft = read(&dir.join("gateway-a").join(FIREWALL_NFT));
-    let want = [
-        ("etc/imgtool", 0o700, ""),
-        ("etc/swanctl", 0o700, ""),
-        ("etc/swanctl/x509", 0o700, ""),
-        ("etc/imgtool/firewall.nft", 0o600, nft.as_str()),
-        ("etc/swanctl/swanctl.conf", 0o600, conf.as_str()),
-        ("etc/swanctl/x509/mine.pem", 0o600, "CERT"),
-    ];
-    let want: Vec<(String, u32, u64, String)> =
-        want.iter().map(|(p, m, t)| (p.to_string(), *m, 0, t.to_string())).collect();
-    assert_eq!(got, want);
-}
