@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bundle;
 mod check;
+mod lab;
 pub use bundle::BundleCommand;
 pub use check::FormatArg;
+pub use lab::LabCommand;
 
 use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
@@ -44,12 +46,11 @@ pub struct NameArg {
 pub enum Command {
     /// Start a testbed, wait until every node is healthy, and verify it
     #[command(
-        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --bundle vpnlab.tar\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
+        after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --bundle vpnlab.tar\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --lab mylab\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
     Up {
-        /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file
-        #[arg(default_value = crate::scenario::DEFAULT)]
-        scenario: String,
+        /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file [default: the --lab folder's, else site-to-site]
+        scenario: Option<String>,
         #[command(flatten)]
         name: NameArg,
         /// Image platform, e.g. linux/arm64 (emulated with QEMU on an amd64 host)
@@ -82,7 +83,19 @@ pub enum Command {
         /// Load this bundle (`imgtool bundle save`) first and run its images: no pull, no registry
         #[arg(long, value_name = "FILE", conflicts_with = "build")]
         bundle: Option<PathBuf>,
+        /// Course mode: the scenario bare, with the student's files from DIR in the gateways (`imgtool lab init` writes a start)
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["psk", "bare"])]
+        lab: Option<PathBuf>,
+        /// Course mode: the scenario bare: routing and NAT, charon with no connection, no firewall
+        #[arg(long, conflicts_with = "psk")]
+        bare: bool,
     },
+    /// Course mode: a student's starting folder, reloading edited files, the reference solution
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  imgtool lab init mylab site-to-site\n  imgtool lab reload mylab\n  imgtool lab solution answers site-to-site"
+    )]
+    Lab(LabCommand),
     /// Save, verify and load the image set as one file, for machines that cannot pull
     #[command(
         subcommand,

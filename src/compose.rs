@@ -133,7 +133,7 @@ pub fn write(
     state::claim(output, name)?;
     let abs = output.canonicalize().with_context(|| format!("resolving {}", output.display()))?;
     let auth = Auth::Psk(state::random_psk()?);
-    state::write(&abs, &scenario, &text, &auth)?;
+    state::write(&abs, &scenario, &text, &auth, &Default::default())?;
     let platform = match platform {
         Some(p) => p,
         None => {

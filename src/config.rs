@@ -37,6 +37,15 @@ struct RawConfig {
     licenses: String,
     registry: RawRegistry,
     images: Vec<RawImage>,
+    #[serde(default)]
+    course: RawCourse,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCourse {
+    #[serde(default)]
+    solutions: bool,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +108,9 @@ pub struct Config {
     pub images: Vec<Image>,
     /// Directory of the config file; `None` for the built-in copy.
     pub root: Option<PathBuf>,
+    /// Whether `imgtool lab solution` may write the reference solution
+    /// (`[course] solutions`): a course's student build sets it to false.
+    pub solutions: bool,
 }
 
 impl Config {
@@ -208,6 +220,7 @@ impl Config {
                 })
                 .collect(),
             root: None,
+            solutions: raw.course.solutions,
         };
         config.check_references().map_err(|e| {
             let at = match &e {

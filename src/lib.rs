@@ -5,7 +5,8 @@
 //! node is given) and `testbed::spec` (containers and networks), which
 //! `testbed` runs through `engine` (the only module that spawns docker) and
 //! `compose` renders; `check` proves a running testbed and `grade` scores
-//! it; `build` gets images.
+//! it; `build` gets images; `lab` writes a student's lab folder from the
+//! scenario and reads it back.
 
 pub mod build;
 pub mod bundle;
@@ -18,6 +19,7 @@ pub mod doctor;
 pub mod engine;
 pub mod grade;
 pub mod interrupt;
+pub mod lab;
 pub mod mirror;
 pub mod nodefiles;
 pub mod parallel;

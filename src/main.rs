@@ -8,11 +8,14 @@ use clap::Parser;
 
 use imgtool::bundle::BundleRequest;
 use imgtool::check;
+use imgtool::cli::LabCommand;
 use imgtool::cli::{Cli, Command};
 use imgtool::config::Config;
 use imgtool::engine::Engine;
 use imgtool::progress::Progress;
 use imgtool::publish::MergeRequest;
+use imgtool::scenario::Scenario;
+use imgtool::testbed::course::Configs;
 use imgtool::testbed::{self, UpRequest};
 
 const EXIT_ERROR: u8 = 1;
@@ -70,8 +73,34 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up { scenario, name, platform, build, psk, driver, esp, keep, timeout, registry, tag, bundle } => {
+        Command::Up {
+            scenario,
+            name,
+            platform,
+            build,
+            psk,
+            driver,
+            esp,
+            keep,
+            timeout,
+            registry,
+            tag,
+            bundle,
+            lab,
+            bare,
+        } => {
             let progress = Progress::new(cli.quiet);
+            // The lab folder says which scenario it is for (lab.toml).
+            let recorded = match &lab {
+                Some(dir) if scenario.is_none() => imgtool::lab::recorded_scenario(dir)?,
+                _ => None,
+            };
+            let scenario = scenario.or(recorded).unwrap_or_else(|| imgtool::scenario::DEFAULT.to_string());
+            let configs = match (&lab, bare) {
+                (Some(dir), _) => Configs::Lab(imgtool::lab::load(dir, &Scenario::load(&scenario)?)?),
+                (None, true) => Configs::Bare,
+                (None, false) => Configs::Finished,
+            };
             let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let images = match &bundle {
                 Some(file) => {
@@ -93,6 +122,7 @@ fn run(cli: Cli) -> Result<u8> {
                 keep,
                 timeout,
                 images,
+                configs,
             };
             let summary = testbed::up(&engine, &config, &req, &progress)?;
             progress.finish();
@@ -102,6 +132,9 @@ fn run(cli: Cli) -> Result<u8> {
                     req.name, summary.scenario, summary.platform
                 );
                 return Ok(0);
+            }
+            for problem in &summary.lab_problems {
+                eprintln!("imgtool: {problem}");
             }
             print!("{}", check::render(&summary.checks));
             println!(
@@ -119,7 +152,13 @@ fn run(cli: Cli) -> Result<u8> {
                     Err(why) => format!("unknown ({why})"),
                 }
             );
-            if check::all_passed(&summary.checks) {
+            if bare {
+                println!(
+                    "\nbare: routing and NAT, no tunnel, no firewall; `imgtool lab init DIR {}` writes a start, `imgtool lab reload DIR` loads it",
+                    summary.scenario
+                );
+                Ok(0)
+            } else if check::all_passed(&summary.checks) {
                 Ok(0)
             } else {
                 eprintln!(
@@ -128,6 +167,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(EXIT_CHECK_FAILED)
             }
         }
+        Command::Lab(action) => lab_command(&engine, action, || Ok(config()?)),
         Command::Bundle(action) => {
             let progress = Progress::new(cli.quiet);
             let config = config()?;
@@ -206,6 +246,52 @@ fn run(cli: Cli) -> Result<u8> {
             let findings = imgtool::doctor::run(&engine, Some(&probe), &config.platforms);
             print!("{}", imgtool::doctor::render(&findings));
             Ok(if imgtool::doctor::all_required_ok(&findings) { 0 } else { EXIT_ERROR })
+        }
+    }
+}
+
+/// `imgtool lab ...`: course mode's folders.
+fn lab_command(engine: &Engine, action: LabCommand, config: impl Fn() -> Result<Config>) -> Result<u8> {
+    match action {
+        LabCommand::Init { dir, scenario } => {
+            let scenario = Scenario::load(&scenario)?;
+            imgtool::lab::init(&dir, &scenario, &Default::default())?;
+            println!(
+                "wrote {}: its README.md says what to do; then `imgtool up {} --lab {}`",
+                dir.display(),
+                scenario.name,
+                dir.display()
+            );
+            Ok(0)
+        }
+        LabCommand::Reload { dir, name } => {
+            let tb = testbed::find(engine, &name.name)?;
+            let files = imgtool::lab::load(&dir, &tb.scenario)?;
+            let problems = testbed::course::reload(engine, &tb, &files)?;
+            for p in &problems {
+                eprintln!("imgtool: {p}");
+            }
+            if problems.is_empty() {
+                println!("loaded {} into testbed {}: `imgtool check` grades it", dir.display(), name.name);
+                Ok(0)
+            } else {
+                Ok(EXIT_ERROR)
+            }
+        }
+        LabCommand::Solution { dir, scenario } => {
+            anyhow::ensure!(
+                config()?.solutions,
+                "this imgtool is a student build: it writes no reference solution (imgtool.toml: [course] solutions = false)"
+            );
+            let scenario = Scenario::load(&scenario)?;
+            imgtool::lab::solution(&dir, &scenario)?;
+            println!(
+                "wrote the reference solution of {} to {}: `imgtool up --lab {}` runs it",
+                scenario.name,
+                dir.display(),
+                dir.display()
+            );
+            Ok(0)
         }
     }
 }

@@ -13,8 +13,8 @@ use crate::scenario::{Node, Role, Scenario};
 /// The interface kernel-libipsec creates for decrypted traffic.
 const LIBIPSEC_IFACE: &str = "ipsec0";
 /// IKE proposals as modern as the study's: AES-GCM-256 with X25519 (or P-384).
-const IKE_PROPOSALS: &str = "aes256gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384";
-const ESP_PROPOSALS: &str = "aes256gcm16-x25519,aes256gcm16-ecp384";
+pub const IKE_PROPOSALS: &str = "aes256gcm16-prfsha256-x25519,aes256gcm16-prfsha384-ecp384";
+pub const ESP_PROPOSALS: &str = "aes256gcm16-x25519,aes256gcm16-ecp384";
 
 /// How the gateways authenticate each other.
 #[derive(Debug, Clone)]
@@ -66,9 +66,52 @@ pub fn needs_policy_routing(scenario: &Scenario, node: &Node) -> bool {
 /// tunnel traffic passes as is, everything else leaving the site is NATed to
 /// the gateway's public address.
 pub fn firewall(scenario: &Scenario, node: &Node) -> String {
+    let mut r = format!(
+        "# imgtool: firewall and NAT of {} ({})\nflush ruleset\ntable inet imgtool {{\n",
+        node.name, scenario.name
+    );
+    r += &filter_chains(scenario, node);
+    r += &nat_chains(scenario, node);
+    r += "}\n";
+    r
+}
+
+/// The firewall without the NAT, as a student writes it in course mode,
+/// where imgtool supplies the NAT ([`nat_table`]): the reference solution.
+pub fn filter_ruleset(scenario: &Scenario, node: &Node) -> String {
+    let mut r = format!(
+        "# imgtool: reference firewall of {} ({}); the NAT is imgtool's own (nat.nft)\nflush ruleset\ntable inet filter {{\n",
+        node.name, scenario.name
+    );
+    r += &filter_chains(scenario, node);
+    r += "}\n";
+    r
+}
+
+/// The table of a bare gateway (course mode): the scenario's NAT and nothing
+/// else. Loaded after the student's ruleset, which may flush everything, so
+/// it replaces itself (declare, delete, define) and can be loaded again.
+pub fn nat_table(scenario: &Scenario, node: &Node) -> String {
+    let mut r = format!(
+        "# imgtool: NAT of {} ({}), loaded after the student's firewall.nft\n\
+         table inet imgtool_nat\ndelete table inet imgtool_nat\ntable inet imgtool_nat {{\n",
+        node.name, scenario.name
+    );
+    r += &nat_chains(scenario, node);
+    r += "}\n";
+    r
+}
+
+/// The sites a gateway serves (its links other than the ISP one) and its
+/// public address.
+fn sides<'a>(scenario: &'a Scenario, node: &'a Node) -> (&'a str, IpAddr, Vec<&'a str>) {
     let isp = scenario.isp_link(node).expect("resolved gateway has an ISP link");
-    let public = isp.addrs[0].addr();
-    let sites: Vec<&str> = node.links.iter().filter(|l| l.network != isp.network).map(|l| l.network.as_str()).collect();
+    let sites = node.links.iter().filter(|l| l.network != isp.network).map(|l| l.network.as_str()).collect();
+    (isp.network.as_str(), isp.addrs[0].addr(), sites)
+}
+
+fn filter_chains(scenario: &Scenario, node: &Node) -> String {
+    let (isp, public, sites) = sides(scenario, node);
     let peers: Vec<IpAddr> = scenario
         .tunnels_of(&node.name)
         .filter_map(|t| scenario.node(t.sides(&node.name).1).and_then(|p| scenario.public_addr(p)))
@@ -76,13 +119,9 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     let fam = family(public);
     let peer_set = peers.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
 
-    let mut r = format!(
-        "# imgtool: firewall and NAT of {} ({})\nflush ruleset\ntable inet imgtool {{\n",
-        node.name, scenario.name
-    );
-    r += "  chain input {\n    type filter hook input priority filter; policy drop;\n";
+    let mut r = String::from("  chain input {\n    type filter hook input priority filter; policy drop;\n");
     r += "    iif lo accept\n    ct state established,related accept\n    ct state invalid drop\n";
-    let _ = writeln!(r, "    iifname != \"{}\" accept", isp.network);
+    let _ = writeln!(r, "    iifname != \"{isp}\" accept");
     // Decrypted by the kernel's ESP, tunnel traffic arrives on the ISP link
     // itself (kernel-libipsec hands it in on ipsec0, accepted above).
     r += "    meta ipsec exists accept\n";
@@ -99,8 +138,13 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     }
     let _ = writeln!(r, "    iifname \"{LIBIPSEC_IFACE}\" accept");
     r += "    meta ipsec exists accept\n  }\n";
+    r
+}
 
-    r += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
+fn nat_chains(scenario: &Scenario, node: &Node) -> String {
+    let (_, public, sites) = sides(scenario, node);
+    let fam = family(public);
+    let mut r = String::from("  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n");
     if scenario.service.via.as_deref() == Some(node.name.as_str()) {
         let server = scenario.node(&scenario.service.server).expect("resolved service server");
         let to =
@@ -128,7 +172,7 @@ pub fn firewall(scenario: &Scenario, node: &Node) -> String {
     for s in &sites {
         let _ = writeln!(r, "    iifname \"{s}\" oifname != \"{s}\" snat {fam} to {public}");
     }
-    r += "  }\n}\n";
+    r += "  }\n";
     r
 }
 
@@ -160,7 +204,19 @@ fn ts_list(ts: &[IpNet]) -> String {
 /// testbed ("no route found to reach peer, MOBIKE update deferred"), so a
 /// paused peer was never declared dead.
 pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
-    let mut c = format!("# imgtool: IKE configuration of {} ({})\nconnections {{\n", node.name, scenario.name);
+    connections(scenario, node, auth, "IKE configuration", "none")
+}
+
+/// The reference solution of course mode: [`swanctl_conf`] with
+/// certificates, except that charon itself starts the tunnels this gateway
+/// initiates (`start_action = start`), as a student's configuration must,
+/// since no `initiate` file drives it there.
+pub fn solution_swanctl_conf(scenario: &Scenario, node: &Node) -> String {
+    connections(scenario, node, &Auth::Certificates, "reference IKE configuration", "start")
+}
+
+fn connections(scenario: &Scenario, node: &Node, auth: &Auth, what: &str, initiator_start: &str) -> String {
+    let mut c = format!("# imgtool: {what} of {} ({})\nconnections {{\n", node.name, scenario.name);
     let mut secrets = String::new();
     let me = scenario.public_addr(node).expect("resolved gateway has a public address");
     for t in scenario.tunnels_of(&node.name) {
@@ -196,7 +252,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         remote_ts = {rts}
         esp_proposals = {ESP_PROPOSALS}
         mode = tunnel
-        start_action = none
+        start_action = {start_action}
         dpd_action = {dpd_action}
       }}
     }}
@@ -205,6 +261,7 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
             name = t.name,
             dpd_delay = if initiator { "5s" } else { "0s" },
             dpd_action = if initiator { "restart" } else { "clear" },
+            start_action = if initiator { initiator_start } else { "none" },
             lts = ts_list(local_ts),
             rts = ts_list(remote_ts),
         );
@@ -221,6 +278,19 @@ pub fn swanctl_conf(scenario: &Scenario, node: &Node, auth: &Auth) -> String {
         c += &format!("secrets {{\n{secrets}}}\n");
     }
     c
+}
+
+/// Course mode's reference solution: for each gateway, the files a student
+/// writes (`<gateway>/swanctl.conf`, `<gateway>/firewall.nft`), as imgtool's
+/// own configuration would have them.
+pub fn solution(scenario: &Scenario) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for node in scenario.nodes.iter().filter(|n| is_gateway(n)) {
+        let dir = std::path::Path::new(&node.name);
+        out.push((dir.join("swanctl.conf"), solution_swanctl_conf(scenario, node)));
+        out.push((dir.join("firewall.nft"), filter_ruleset(scenario, node)));
+    }
+    out
 }
 
 /// Child SAs the node initiates (its image retries until each is up).

@@ -73,6 +73,7 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, pro
                 keep: false,
                 timeout: None,
                 images: Some(images.clone()),
+                configs: Default::default(),
             };
             let outcome = testbed::up(engine, config, &req, progress);
             let _ = testbed::down(engine, &testbed_name(), &Progress::hidden());

@@ -4,6 +4,7 @@
 //! `up` or `down`.
 
 mod bringup;
+pub mod course;
 mod down;
 mod files;
 pub mod memory;
@@ -69,6 +70,12 @@ pub enum TestbedError {
     OtherScenario { testbed: String, running: String, flag: String },
     #[error("no testbed named {0} is running: start one with `imgtool up`")]
     NotRunning(String),
+    #[error(
+        "testbed {0} runs imgtool's own configuration: start it with `imgtool up --lab DIR` (or --bare) to load a student's files"
+    )]
+    NotCourse(String),
+    #[error("course mode (--lab, --bare) runs on the daemon's own platform, {native}: leave out --platform {asked}")]
+    CourseEmulated { native: String, asked: String },
     #[error("node {node} did not become healthy: {detail}")]
     Unhealthy { node: String, detail: String },
     #[error("interrupted: removed what this up had made")]
@@ -93,6 +100,8 @@ pub struct UpRequest {
     pub timeout: Option<u64>,
     /// Exactly these images (e.g. just built, by digest) instead of imgtool.toml's.
     pub images: Option<Images>,
+    /// imgtool's tunnels and firewall, or course mode's bare or lab gateways.
+    pub configs: course::Configs,
 }
 
 #[derive(Debug)]
@@ -110,6 +119,8 @@ pub struct UpSummary {
     pub checks: Vec<CheckResult>,
     /// Where the images came from: the registry `up` used, and the ones it tried first.
     pub images_from: String,
+    /// Course mode: what the gateways said of the student's files, one line each.
+    pub lab_problems: Vec<String>,
 }
 
 /// A running testbed, as found by label and its state directory.
@@ -154,6 +165,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let daemon = Daemon::probe(engine)?;
     let native = daemon.platform.clone();
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
+    let course = req.configs.mode();
+    if course != course::Mode::Finished && platform != native {
+        return Err(TestbedError::CourseEmulated { native, asked: platform });
+    }
     let probes = platform != native || req.esp == Esp::Kernel;
     let (config, images_from) = &match (&req.images, req.build) {
         (Some(_), _) => (config.clone(), "given".to_string()),
@@ -194,6 +209,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
                 already_up: true,
                 checks: Vec::new(),
                 images_from: images_from.clone(),
+                lab_problems: Vec::new(),
             });
         }
         if all_running {
@@ -233,11 +249,16 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     opts.images = pin_images(engine, &opts.images)?;
     let containers = spec::containers(&scenario, &opts);
 
-    let auth = if req.psk { Auth::Psk(random_psk(&opts.state)?) } else { Auth::Certificates };
+    // Course mode: certificates for the student to use, whatever --psk says.
+    let auth = if req.psk && course == course::Mode::Finished {
+        Auth::Psk(random_psk(&opts.state)?)
+    } else {
+        Auth::Certificates
+    };
     let state_dir = opts.state.clone();
     let state_error = |source| TestbedError::State { path: state_dir.clone(), source };
     state::claim(&opts.state, &req.name).map_err(state_error)?;
-    state::write(&opts.state, &scenario, &text, &auth).map_err(state_error)?;
+    state::write(&opts.state, &scenario, &text, &auth, &req.configs).map_err(state_error)?;
     let mut record = state::Record {
         testbed: req.name.clone(),
         scenario: scenario.name.clone(),
@@ -250,6 +271,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         registry: format!("{}/{}", config.registry.host, config.registry.namespace),
         tag: config.registry.tag.clone(),
         images: opts.images.clone(),
+        course,
     };
     state::write_record(&opts.state, &record).map_err(state_error)?;
 
@@ -296,11 +318,23 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         let _ = down(engine, &req.name, &Progress::hidden());
         return Err(e);
     }
-    progress.step("checking tunnels, reachability, capture and firewall");
     let running = Running { scenario, opts, record: record.clone() };
-    let (checks, backend) = std::thread::scope(|s| {
+    let (checks, backend, lab_problems) = std::thread::scope(|s| {
         let b = s.spawn(|| esp_backend(engine, &running.scenario, &running.opts));
-        (check::run(engine, &running, progress), b.join().expect("esp thread panicked"))
+        let lab_problems = if course == course::Mode::Finished {
+            Vec::new()
+        } else {
+            progress.step("waiting for the student's tunnels");
+            course::settle(engine, &running)
+        };
+        // A bare testbed has nothing to check yet: no tunnel, no firewall.
+        let checks = if course == course::Mode::Bare {
+            Ok(Vec::new())
+        } else {
+            progress.step("checking tunnels, reachability, capture and firewall");
+            check::run(engine, &running, progress)
+        };
+        (checks, b.join().expect("esp thread panicked"), lab_problems)
     });
     let seconds = started.elapsed().as_secs_f64();
     record.esp_backend = backend;
@@ -318,6 +352,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         already_up: false,
         checks,
         images_from: images_from.clone(),
+        lab_problems,
     })
 }
 

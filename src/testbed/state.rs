@@ -104,14 +104,24 @@ pub(crate) fn write_private(path: &Path, text: &str) -> io::Result<()> {
 
 /// Writes every node's files for `scenario` under `dir/nodes/`, and the
 /// scenario text itself, so later commands run exactly what `up` started.
-/// `dir` is one that [`claim`] made.
-pub fn write(dir: &Path, scenario: &Scenario, scenario_text: &str, auth: &Auth) -> io::Result<()> {
+/// `dir` is one that [`claim`] made. Course mode's gateways get
+/// [`super::course::write_gateway`]'s files instead of imgtool's tunnels
+/// and firewall.
+pub fn write(
+    dir: &Path,
+    scenario: &Scenario,
+    scenario_text: &str,
+    auth: &Auth,
+    configs: &super::course::Configs,
+) -> io::Result<()> {
     write_private(&dir.join(SCENARIO_FILE), scenario_text)?;
     for node in &scenario.nodes {
         let nd = dir.join("nodes").join(&node.name);
         private_dir(&nd)?;
         write_private(&nd.join("net.conf"), &nodefiles::net_conf(scenario, node))?;
-        if nodefiles::is_gateway(node) {
+        if nodefiles::is_gateway(node) && !matches!(configs, super::course::Configs::Finished) {
+            super::course::write_gateway(&nd, scenario, node, configs)?;
+        } else if nodefiles::is_gateway(node) {
             write_private(&nd.join("children"), &nodefiles::children(scenario, node))?;
             write_private(&nd.join("initiate"), &nodefiles::initiate(scenario, node))?;
             write_private(&nd.join("firewall.nft"), &nodefiles::firewall(scenario, node))?;
@@ -188,6 +198,9 @@ pub struct Record {
     /// Pinned by image ID (see `objects::pin`): every later command runs
     /// exactly what `up` checked.
     pub images: super::spec::Images,
+    /// Finished, or course mode's bare or lab gateways.
+    #[serde(default)]
+    pub course: super::course::Mode,
 }
 
 /// How the gateways authenticate; the key itself is only in the node files.
@@ -256,7 +269,7 @@ mod tests {
         let dir = tmp.path().join("tb");
         let s = Scenario::load("site-to-site").unwrap();
         claim(&dir, &tb("tb")).unwrap();
-        write(&dir, &s, "text", &Auth::Psk("00".into())).unwrap();
+        write(&dir, &s, "text", &Auth::Psk("00".into()), &Default::default()).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -299,6 +312,7 @@ mod tests {
             driver: super::super::spec::Driver::Bridge,
             esp: super::super::spec::Esp::Kernel,
             images: super::super::spec::Images::same_for_all("r".into(), "c".into(), "g".into()),
+            course: super::super::course::Mode::Lab,
         };
         write_record(tmp.path(), &record).unwrap();
         assert_eq!(read_record(tmp.path()).unwrap(), record);
