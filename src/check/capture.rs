@@ -46,7 +46,8 @@ fn capture_result(cap: &Capture) -> CheckResult {
     }
     let mut shown: Vec<String> = flows.iter().take(SHOWN).map(Flow::to_string).collect();
     if flows.len() > SHOWN {
-        shown.push(format!("{} more flows", flows.len() - SHOWN));
+        let more = flows.len() - SHOWN;
+        shown.push(format!("{more} more flow{}", if more == 1 { "" } else { "s" }));
     }
     let mut detail = format!("the router saw {} in the clear", and_list(&shown));
     if flows.iter().any(|f| f.pair.is_some()) {
@@ -198,6 +199,8 @@ mod tests {
         packets.extend(tcp(GA, 2));
         packets.extend(tcp([10, 1, 0, 11], 3));
         packets.push(ipv4(99, A1, S1, b""));
+        let r = judge_capture(&pcap(&packets), b"SECRET!!", "53");
+        assert!(r[0].detail.contains("(1 packet) and 1 more flow in the clear"), "{r:?}");
         packets.push(ipv4(17, A1, S1, &[0, 53, 0, 53, 0, 8, 0, 0]));
         let r = judge_capture(&pcap(&packets), b"SECRET!!", "53");
         assert_eq!(
