@@ -101,9 +101,10 @@ impl Default for Grading {
     /// capture (is the traffic really protected?) weigh most; nodes count
     /// nothing but must still run for full marks. With the built-in
     /// topology (2 tunnels, 4 clients, 3 gateways) the maximum is 100, plus
-    /// 20 when the scenario requires an authentication method.
+    /// 20 for the auth checks of course mode: certificates, as the study's
+    /// testbed uses.
     fn default() -> Grading {
-        Grading { auth: AuthRequirement::Any, points: [0, 20, 5, 15, 10, 5, 10] }
+        Grading { auth: AuthRequirement::Certificates, points: [0, 20, 5, 15, 10, 5, 10] }
     }
 }
 

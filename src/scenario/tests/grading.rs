@@ -29,7 +29,7 @@ fn builtins_write_out_the_default_weights() {
         assert_eq!(builtin(name).grading, Grading::default(), "{name}");
     }
     let g = Grading::default();
-    assert_eq!(g.auth, AuthRequirement::Any);
+    assert_eq!(g.auth, AuthRequirement::Certificates);
     let points: Vec<u32> = CheckKind::ALL.iter().map(|&k| g.points(k)).collect();
     assert_eq!(points, [0, 20, 5, 15, 10, 5, 10]);
 }

@@ -1,0 +1,191 @@
+//! Course mode end to end on the real Docker engine: the reference solution
+//! of every scenario gets full marks; each broken configuration of
+//! tests/fixtures/course/broken.toml fails exactly its checks, with hints
+//! that say what was observed; a bare testbed takes a student's files with
+//! `lab reload`, restarting nothing; bad lab folders get one line each.
+//! These tests fail (never skip) without an engine; see scripts/setup-debian.sh.
+
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(serde::Deserialize)]
+struct Catalogue {
+    broken: Vec<Broken>,
+}
+
+#[derive(serde::Deserialize)]
+struct Broken {
+    name: String,
+    #[serde(default)]
+    edits: Vec<Edit>,
+    /// Commands run in nodes after `up` (node, then argv).
+    #[serde(default)]
+    exec: Vec<Vec<String>>,
+    /// Every check that must fail, with words its hint must contain.
+    fails: BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Edit {
+    file: String,
+    replace: Option<String>,
+    with: Option<String>,
+    append: Option<String>,
+}
+
+/// The reference solution of `scenario` in `dir`, as a teacher exports it.
+fn solution(dir: &Path, scenario: &str) {
+    imgtool(&["lab", "solution", dir.to_str().unwrap(), scenario]).success();
+}
+
+fn apply(dir: &Path, broken: &Broken) {
+    for e in &broken.edits {
+        let path = dir.join(&e.file);
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let (Some(old), Some(new)) = (&e.replace, &e.with) {
+            assert!(text.contains(old.as_str()), "{}: the fixture's text is not in {}: {old:?}", broken.name, e.file);
+            text = text.replace(old.as_str(), new);
+        }
+        if let Some(more) = &e.append {
+            text.push_str(more);
+        }
+        std::fs::write(&path, text).unwrap();
+    }
+}
+
+/// Each check's (passed, detail), from `imgtool check --format json`.
+fn graded(name: &str) -> (serde_json::Value, BTreeMap<String, (bool, String)>) {
+    let r = imgtool(&["check", "--name", name, "--format", "json"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("check --format json: {e}\n{}", r.describe()));
+    let checks = report["checks"].as_array().expect("checks").iter().map(|c| {
+        let name = c["name"].as_str().unwrap().to_string();
+        (name, (c["passed"].as_bool().unwrap(), c["detail"].as_str().unwrap().to_string()))
+    });
+    let checks = checks.collect();
+    (report, checks)
+}
+
+/// Brings up `dir` as testbed `name`, returns what failed that should not
+/// have and what passed that should have failed; leaves nothing running.
+fn judge(broken: &Broken, name: &str, dir: &Path) -> Vec<String> {
+    imgtool(&["up", "--lab", dir.to_str().unwrap(), "--name", name, "-q"]);
+    for argv in &broken.exec {
+        let mut args = vec!["exec", argv[0].as_str(), "--name", name, "--"];
+        args.extend(argv[1..].iter().map(String::as_str));
+        imgtool(&args).success();
+    }
+    let (report, checks) = graded(name);
+    imgtool(&["down", "--name", name]).success();
+    let mut wrong = Vec::new();
+    for (check, (passed, detail)) in &checks {
+        match (broken.fails.get(check), passed) {
+            (None, false) => wrong.push(format!("{}: {check} failed: {detail}", broken.name)),
+            (Some(_), true) => wrong.push(format!("{}: {check} passed", broken.name)),
+            (Some(words), false) if !detail.contains(words.as_str()) => {
+                wrong.push(format!("{}: {check}'s hint lacks '{words}': {detail}", broken.name))
+            }
+            _ => {}
+        }
+    }
+    for check in broken.fails.keys().filter(|c| !checks.contains_key(*c)) {
+        wrong.push(format!("{}: no check named {check}", broken.name));
+    }
+    if report["score"] == report["max"] {
+        wrong.push(format!("{}: full marks", broken.name));
+    }
+    wrong
+}
+
+#[test]
+fn the_reference_solution_of_every_scenario_gets_full_marks() {
+    let _docker = docker_lock();
+    for scenario in ["site-to-site", "site-to-site-ipv6", "host-to-host"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("answers");
+        solution(&dir, scenario);
+        let up = imgtool(&["up", scenario, "--lab", dir.to_str().unwrap(), "--name", "course-ref"]);
+        let (report, checks) = graded("course-ref");
+        imgtool(&["down", "--name", "course-ref"]).success();
+        let up = up.success();
+        assert!(!up.stdout.contains("FAIL"), "{scenario}:\n{}", up.describe());
+        let failed: Vec<_> = checks.iter().filter(|(_, (p, _))| !p).collect();
+        assert!(failed.is_empty(), "{scenario}: {failed:?}");
+        assert!(report["max"].as_u64().unwrap() > 0 && report["score"] == report["max"], "{scenario}: {report}");
+    }
+}
+
+#[test]
+fn each_broken_configuration_fails_exactly_its_checks_with_its_hints() {
+    let _docker = docker_lock();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/course/broken.toml"))
+        .expect("tests/fixtures/course/broken.toml");
+    let catalogue: Catalogue = toml::from_str(&text).expect("broken.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("reference");
+    solution(&reference, "site-to-site");
+    // Two testbeds side by side: bring-ups mostly wait, and this halves the time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let wrong = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for worker in 0..2 {
+            let (next, wrong, catalogue, tmp, reference) = (&next, &wrong, &catalogue, &tmp, &reference);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(broken) = catalogue.broken.get(i) else { break };
+                    let dir = tmp.path().join(format!("broken-{i}"));
+                    sh(&format!("cp -r {} {}", reference.display(), dir.display())).success();
+                    apply(&dir, broken);
+                    let found = judge(broken, &format!("course-broken-{worker}"), &dir);
+                    wrong.lock().unwrap().extend(found);
+                }
+            });
+        }
+    });
+    let wrong = wrong.into_inner().unwrap();
+    assert!(catalogue.broken.len() >= 11, "the catalogue shrank");
+    assert!(wrong.is_empty(), "{} problems:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[test]
+fn a_bare_testbed_takes_the_students_files_without_restarting_a_node() {
+    let _docker = docker_lock();
+    let name = "course-bare";
+    let up = imgtool(&["up", "--bare", "--name", name]);
+    if up.code != 0 {
+        imgtool(&["down", "--name", name]);
+    }
+    up.success();
+    let started = || {
+        sh(&format!("docker ps -q --filter label=imgtool.testbed={name} | xargs docker inspect --format '{{{{.Name}}}} {{{{.State.StartedAt}}}}' | sort")).success().stdout
+    };
+    let before = started();
+    let sas = imgtool(&["exec", "gateway-a", "--name", name, "--", "swanctl", "--list-conns"]).success();
+    assert!(sas.stdout.trim().is_empty(), "a bare gateway has no connection:\n{}", sas.describe());
+    let (_, checks) = graded(name);
+    assert!(!checks["tunnel a-s"].0 && !checks["firewall gateway-s"].0, "{checks:?}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mine");
+    solution(&dir, "site-to-site");
+    // A syntax error: one line with the file and line, and the testbed keeps running.
+    let good = std::fs::read_to_string(dir.join("gateway-b/firewall.nft")).unwrap();
+    std::fs::write(dir.join("gateway-b/firewall.nft"), good.replacen("accept", "acept", 1)).unwrap();
+    let bad = imgtool(&["lab", "reload", dir.to_str().unwrap(), "--name", name]).code(1);
+    assert!(
+        bad.stderr.contains("gateway-b/firewall.nft:") && bad.stderr.contains("syntax error"),
+        "{}",
+        bad.describe()
+    );
+    std::fs::write(dir.join("gateway-b/firewall.nft"), good).unwrap();
+    imgtool(&["lab", "reload", dir.to_str().unwrap(), "--name", name]).success();
+    let (report, checks) = graded(name);
+    let after = started();
+    imgtool(&["down", "--name", name]).success();
+    assert!(checks.values().all(|(p, _)| *p) && report["score"] == report["max"], "{checks:?}");
+    assert_eq!(before, after, "lab reload restarted a node");
+}
