@@ -105,7 +105,7 @@ pub enum Command {
     /// Verify and grade a running testbed: tunnels, auth, reachability, capture, firewall
     #[command(
         visible_alias = "grade",
-        after_help = "Examples:\n  imgtool check --name v6\n  imgtool check --format junit\n\n`imgtool grade` is the same command. Each check earns its kind's points from the scenario's\n[grading.points] when it passes. Exit 0 only at full marks (every check passed), else 3."
+        after_help = "Examples:\n  imgtool check --name v6\n  imgtool check --format junit\n  imgtool grade --lab mylab\n\n`imgtool grade` is the same command. Each check earns its kind's points from the scenario's\n[grading.points] when it passes. Exit 0 only at full marks (every check passed), else 3."
     )]
     Check {
         #[command(flatten)]
@@ -113,6 +113,9 @@ pub enum Command {
         /// How to print the graded checks
         #[arg(long, value_enum, default_value = "table")]
         format: FormatArg,
+        /// Course mode: load this lab folder into the running testbed first (`lab reload`), or start one with it (`up --lab`)
+        #[arg(long, value_name = "DIR")]
+        lab: Option<PathBuf>,
     },
     /// Show the nodes of a running testbed
     #[command(after_help = "Example:\n  imgtool status")]

@@ -180,9 +180,12 @@ fn run(cli: Cli) -> Result<u8> {
             print!("{report}");
             Ok(0)
         }
-        Command::Check { name, format } => {
-            let tb = testbed::find(&engine, &name.name)?;
+        Command::Check { name, format, lab } => {
             let progress = Progress::new(cli.quiet);
+            if let Some(dir) = &lab {
+                lab_into(&engine, &config()?, dir, &name.name, &progress)?;
+            }
+            let tb = testbed::find(&engine, &name.name)?;
             let results = check::run(&engine, &tb, &progress)?;
             progress.finish();
             let report = imgtool::grade::grade(&tb.scenario, &results);
@@ -294,4 +297,45 @@ fn lab_command(engine: &Engine, action: LabCommand, config: impl Fn() -> Result<
             Ok(0)
         }
     }
+}
+
+/// `check --lab DIR`: the folder's files into the running testbed
+/// (`lab reload`), or a course-mode testbed started with them (`up --lab`).
+/// Problems with the files are printed; the checks then say the rest.
+fn lab_into(
+    engine: &Engine,
+    config: &Config,
+    dir: &std::path::Path,
+    name: &imgtool::testbed::name::TestbedName,
+    progress: &Progress,
+) -> Result<()> {
+    let problems = match testbed::find(engine, name) {
+        Ok(tb) => {
+            let files = imgtool::lab::load(dir, &tb.scenario)?;
+            testbed::course::reload(engine, &tb, &files)?
+        }
+        Err(testbed::TestbedError::NotRunning(_)) => {
+            let scenario = imgtool::lab::recorded_scenario(dir)?.unwrap_or_else(|| imgtool::scenario::DEFAULT.into());
+            let files = imgtool::lab::load(dir, &Scenario::load(&scenario)?)?;
+            let req = UpRequest {
+                scenario,
+                name: name.clone(),
+                platform: None,
+                build: false,
+                psk: false,
+                driver: imgtool::testbed::spec::DriverChoice::Auto,
+                esp: imgtool::testbed::spec::Esp::Auto,
+                keep: false,
+                timeout: None,
+                images: None,
+                configs: Configs::Lab(files),
+            };
+            testbed::up(engine, config, &req, progress)?.lab_problems
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for p in &problems {
+        eprintln!("imgtool: {p}");
+    }
+    Ok(())
 }

@@ -182,6 +182,23 @@ fn a_bare_testbed_takes_the_students_files_without_restarting_a_node() {
         bad.describe()
     );
     std::fs::write(dir.join("gateway-b/firewall.nft"), good).unwrap();
+    // Bad folders: one line each before anything is copied; the testbed keeps running (graded below).
+    let refused = |why: &str, edit: &dyn Fn(&Path), words: &str| {
+        let bad = tmp.path().join(why);
+        sh(&format!("cp -r {} {}", dir.display(), bad.display())).success();
+        edit(&bad);
+        let r = imgtool(&["lab", "reload", bad.to_str().unwrap(), "--name", name]).code(1);
+        assert!(r.stderr.lines().count() == 1 && r.stderr.contains(words), "{why}:\n{}", r.describe());
+    };
+    refused(
+        "missing",
+        &|d| std::fs::remove_dir_all(d.join("gateway-b")).unwrap(),
+        "has no folder for gateway gateway-b",
+    );
+    refused("extra", &|d| std::fs::create_dir(d.join("gateway-x")).unwrap(), "has no gateway gateway-x");
+    refused("latin1", &|d| std::fs::write(d.join("gateway-a/swanctl.conf"), b"# caf\xe9\n").unwrap(), "not UTF-8");
+    let big = |d: &Path| std::fs::write(d.join("gateway-s/firewall.nft"), vec![b'#'; 10_000_000]).unwrap();
+    refused("big", &big, "over the limit of 1 MiB");
     imgtool(&["lab", "reload", dir.to_str().unwrap(), "--name", name]).success();
     let (report, checks) = graded(name);
     let after = started();
