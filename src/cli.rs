@@ -9,9 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod bundle;
 mod check;
 mod lab;
+mod up;
 pub use bundle::BundleCommand;
 pub use check::FormatArg;
 pub use lab::LabCommand;
+pub use up::UpArgs;
 
 use crate::publish::{BuildRequest, Destination, Push, RequestError, Validation};
 use crate::testbed::spec::{Driver, DriverChoice, Esp};
@@ -48,48 +50,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  imgtool up\n  imgtool up site-to-site-ipv6 --name v6\n  imgtool up --bundle vpnlab.tar\n  imgtool up --platform linux/arm64 --build\n  imgtool up host-to-host --psk --esp libipsec\n  imgtool up --lab mylab\n  imgtool up --registry 192.168.1.10:5000/vpnlab\n  DOCKER_HOST=ssh://user@lab imgtool up --driver bridge"
     )]
-    Up {
-        /// Scenario name (site-to-site, site-to-site-ipv6, host-to-host) or a scenario .toml file [default: the --lab folder's, else site-to-site]
-        scenario: Option<String>,
-        #[command(flatten)]
-        name: NameArg,
-        /// Image platform, e.g. linux/arm64 (emulated with QEMU on an amd64 host)
-        #[arg(long, value_name = "OS/ARCH")]
-        platform: Option<String>,
-        /// Build the images from images/ instead of using local or pulled ones
-        #[arg(long)]
-        build: bool,
-        /// Authenticate gateways with a random pre-shared key instead of certificates
-        #[arg(long)]
-        psk: bool,
-        /// Network driver: auto picks macvlan where it works on the daemon's side, else bridge
-        #[arg(long, value_enum, default_value = "auto")]
-        driver: DriverChoiceArg,
-        /// ESP implementation of the gateways: auto uses the kernel's where it has ESP for every family the tunnels use
-        #[arg(long, value_enum, default_value = "auto")]
-        esp: EspArg,
-        /// Leave a testbed that failed to come up in place, for inspection
-        #[arg(long)]
-        keep: bool,
-        /// Seconds to wait for every node to be healthy (default 60, 240 on an emulated platform)
-        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
-        timeout: Option<u64>,
-        /// Pull the images from this registry and namespace only (default: imgtool.toml's registries, tried in order), e.g. 127.0.0.1:5000/vpnlab
-        #[arg(long, value_name = "HOST/NAMESPACE", env = "IMGTOOL_REGISTRY")]
-        registry: Option<String>,
-        /// Image tag to run (default: imgtool.toml's, "latest"; in the imgtool image, its own release's)
-        #[arg(long, env = "IMGTOOL_TAG")]
-        tag: Option<String>,
-        /// Load this bundle (`imgtool bundle save`) first and run its images: no pull, no registry
-        #[arg(long, value_name = "FILE", conflicts_with = "build")]
-        bundle: Option<PathBuf>,
-        /// Course mode: the scenario bare, with the student's files from DIR in the gateways (`imgtool lab init` writes a start)
-        #[arg(long, value_name = "DIR", conflicts_with_all = ["psk", "bare"])]
-        lab: Option<PathBuf>,
-        /// Course mode: the scenario bare: routing and NAT, charon with no connection, no firewall
-        #[arg(long, conflicts_with = "psk")]
-        bare: bool,
-    },
+    Up(UpArgs),
     /// Course mode: a student's starting folder, reloading edited files, the reference solution
     #[command(
         subcommand,
@@ -105,7 +66,7 @@ pub enum Command {
     /// Verify and grade a running testbed: tunnels, auth, reachability, capture, firewall
     #[command(
         visible_alias = "grade",
-        after_help = "Examples:\n  imgtool check --name v6\n  imgtool check --format junit\n  imgtool grade --lab mylab\n\n`imgtool grade` is the same command. Each check earns its kind's points from the scenario's\n[grading.points] when it passes. Exit 0 only at full marks (every check passed), else 3."
+        after_help = "Examples:\n  imgtool check --name v6\n  imgtool check --format junit\n  imgtool check --lab mylab\n\n`imgtool grade` is the same command. Each check earns its kind's points from the scenario's\n[grading.points] when it passes. Exit 0 only at full marks (every check passed), else 3."
     )]
     Check {
         #[command(flatten)]

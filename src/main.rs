@@ -8,8 +8,8 @@ use clap::Parser;
 
 use imgtool::bundle::BundleRequest;
 use imgtool::check;
-use imgtool::cli::LabCommand;
 use imgtool::cli::{Cli, Command};
+use imgtool::cli::{LabCommand, UpArgs};
 use imgtool::config::Config;
 use imgtool::engine::Engine;
 use imgtool::progress::Progress;
@@ -73,7 +73,7 @@ fn run(cli: Cli) -> Result<u8> {
     engine.verbose = cli.verbose;
     let config = || Config::discover(cli.config.as_deref());
     match cli.command {
-        Command::Up {
+        Command::Up(UpArgs {
             scenario,
             name,
             platform,
@@ -88,7 +88,7 @@ fn run(cli: Cli) -> Result<u8> {
             bundle,
             lab,
             bare,
-        } => {
+        }) => {
             let progress = Progress::new(cli.quiet);
             // The lab folder says which scenario it is for (lab.toml).
             let recorded = match &lab {

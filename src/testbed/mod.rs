@@ -6,6 +6,7 @@
 mod bringup;
 pub mod course;
 mod down;
+mod error;
 mod files;
 pub mod memory;
 pub mod name;
@@ -16,73 +17,21 @@ mod scripts;
 pub mod spec;
 pub mod state;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::build::{self, BuildError};
+use crate::build;
 use crate::check::{self, CheckResult};
 use crate::config::Config;
-use crate::daemon::{Daemon, DaemonError};
-use crate::engine::{Engine, EngineError};
+use crate::daemon::Daemon;
+use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::Scenario;
 pub use down::down;
+pub use error::TestbedError;
 use memory::Memory;
 pub use name::TestbedName;
 use spec::{ContainerSpec, Driver, DriverChoice, Esp, Images, LABEL_TESTBED, Options};
-
-#[derive(Debug, thiserror::Error)]
-pub enum TestbedError {
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Scenario(#[from] ScenarioError),
-    #[error(transparent)]
-    Build(#[from] BuildError),
-    #[error(transparent)]
-    Daemon(#[from] DaemonError),
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error(
-        "the Docker daemon's machine ({native}) can neither run {platform} natively nor emulate it ({why}): register QEMU with binfmt_misc there (Debian: apt-get install qemu-user-static qemu-user-binfmt; Docker Desktop: enable it in the settings), or drop --platform"
-    )]
-    CannotEmulate { platform: String, native: String, why: String },
-    #[error(
-        "--esp kernel: the daemon's kernel has no ESP for {family} ({why}), which this scenario's tunnels use: run with --esp auto or --esp libipsec"
-    )]
-    NoKernelEsp { family: &'static str, why: String },
-    #[error(
-        "--esp kernel needs the daemon's native platform ({native}): under emulation qemu-user cannot drive the kernel's IPsec; run with --esp auto"
-    )]
-    EspEmulated { native: String },
-    #[error(
-        "--driver macvlan: macvlan does not work on the daemon's side ({0}): run with --driver auto or --driver bridge"
-    )]
-    NoMacvlan(String),
-    #[error("cannot write the testbed state in {path}: {source}")]
-    State { path: PathBuf, source: std::io::Error },
-    #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]
-    NameTaken { kind: &'static str, name: String, testbed: String },
-    #[error(
-        "testbed {testbed} already runs scenario {running}: run `imgtool down{flag}` first, or pick another --name"
-    )]
-    OtherScenario { testbed: String, running: String, flag: String },
-    #[error("no testbed named {0} is running: start one with `imgtool up`")]
-    NotRunning(String),
-    #[error(
-        "testbed {0} runs imgtool's own configuration: start it with `imgtool up --lab DIR` (or --bare) to load a student's files"
-    )]
-    NotCourse(String),
-    #[error("course mode (--lab, --bare) runs on the daemon's own platform, {native}: leave out --platform {asked}")]
-    CourseEmulated { native: String, asked: String },
-    #[error("node {node} did not become healthy: {detail}")]
-    Unhealthy { node: String, detail: String },
-    #[error("interrupted: removed what this up had made")]
-    Interrupted,
-    #[error("no node {node} in testbed {testbed} (nodes: {known})")]
-    UnknownNode { node: String, testbed: String, known: String },
-}
 
 /// What `up` was asked for.
 #[derive(Debug, Clone)]
