@@ -161,6 +161,12 @@ fn build_push_publishes_validated_multi_arch_indexes() {
         ))
         .success();
         assert_eq!(u.stdout.trim(), machine);
+        // The imgtool image of a release runs that release's testbed images.
+        let tag = sh(&format!(
+            "docker run --rm --pull always --platform {platform} --entrypoint sh {target}/imgtool:1.0.0 -c 'echo $IMGTOOL_TAG; uname -m'"
+        ))
+        .success();
+        assert_eq!(tag.stdout, format!("1.0.0\n{machine}\n"), "{}", tag.describe());
     }
     // An unchanged set re-sends manifests only.
     let again =
