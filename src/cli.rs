@@ -21,7 +21,7 @@ use crate::testbed::spec::{Driver, DriverChoice, Esp};
 #[derive(Parser, Debug)]
 #[command(name = "imgtool", version, about = "Builds, validates and runs the VPN teaching testbed's container images")]
 #[command(
-    after_help = "Quick start:\n  imgtool up        # start and verify the site-to-site testbed\n  imgtool down      # remove it\n\nExit codes: 0 success, 1 error, 2 usage, 3 a check failed."
+    after_help = "Quick start:\n  imgtool up        # start and verify the site-to-site testbed\n  imgtool down      # remove it\n\nExit codes: 0 success, 1 error, 2 usage, 3 a check failed (`up --lab` exits 0 once the lab runs: its score is the student's to raise)."
 )]
 pub struct Cli {
     /// Project configuration (default: imgtool.toml here or in a parent, else built-in)

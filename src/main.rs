@@ -96,10 +96,13 @@ fn run(cli: Cli) -> Result<u8> {
                 _ => None,
             };
             let scenario = scenario.or(recorded).unwrap_or_else(|| imgtool::scenario::DEFAULT.to_string());
-            let configs = match (&lab, bare) {
-                (Some(dir), _) => Configs::Lab(imgtool::lab::load(dir, &Scenario::load(&scenario)?)?),
-                (None, true) => Configs::Bare,
-                (None, false) => Configs::Finished,
+            let (configs, graded) = match (&lab, bare) {
+                (Some(dir), _) => {
+                    let s = Scenario::load(&scenario)?;
+                    (Configs::Lab(imgtool::lab::load(dir, &s)?), Some(s))
+                }
+                (None, true) => (Configs::Bare, None),
+                (None, false) => (Configs::Finished, None),
             };
             let config = config()?.with_registry(registry.as_deref(), tag.as_deref())?;
             let images = match &bundle {
@@ -136,7 +139,12 @@ fn run(cli: Cli) -> Result<u8> {
             for problem in &summary.lab_problems {
                 eprintln!("imgtool: {problem}");
             }
-            print!("{}", check::render(&summary.checks));
+            // A lab's testbed shows the student's score, as `check` grades it.
+            let report = graded.as_ref().map(|s| imgtool::grade::grade(s, &summary.checks));
+            match &report {
+                Some(report) => print!("{}", report.render(imgtool::grade::Format::Table)),
+                None => print!("{}", check::render(&summary.checks)),
+            }
             println!(
                 "\nimages    {}\nscenario  {}\nplatform  {}\nnetwork   {}\nnodes     {}\ntunnels   {}\nverified  {:.1} s after start\nmemory    {}",
                 summary.images_from,
@@ -152,7 +160,17 @@ fn run(cli: Cli) -> Result<u8> {
                     Err(why) => format!("unknown ({why})"),
                 }
             );
-            if bare {
+            if let (Some(report), Some(dir)) = (&report, &lab) {
+                // The testbed is up, which is what `up` was for; the score is the student's to raise.
+                if !report.full_marks {
+                    println!(
+                        "\nnot full marks yet: edit the files in {}, then `imgtool check --lab {}` loads and grades them again",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                Ok(0)
+            } else if bare {
                 println!(
                     "\nbare: routing and NAT, no tunnel, no firewall; `imgtool lab init DIR {}` writes a start, `imgtool lab reload DIR` loads it",
                     summary.scenario

@@ -206,3 +206,24 @@ fn a_bare_testbed_takes_the_students_files_without_restarting_a_node() {
     assert!(checks.values().all(|(p, _)| *p) && report["score"] == report["max"], "{checks:?}");
     assert_eq!(before, after, "lab reload restarted a node");
 }
+
+#[test]
+fn a_students_first_run_shows_the_starting_score_without_an_error() {
+    let _docker = docker_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = tmp.path().join("lab");
+    let dir = lab.to_str().unwrap();
+    let name = "course-first";
+    imgtool(&["lab", "init", dir]).success();
+    let up = imgtool(&["up", "--lab", dir, "--name", name]);
+    let check = imgtool(&["check", "--lab", dir, "--name", name]);
+    imgtool(&["down", "--name", name]).success();
+    let up = up.success();
+    assert!(up.stdout.contains("score: 0/") && up.stdout.contains("not full marks yet"), "{}", up.describe());
+    let check = check.code(3);
+    assert!(!up.stderr.contains("error") && !check.stderr.contains("error"), "{}\n{}", up.describe(), check.describe());
+    // Every check that earns points failed, each with what was observed.
+    let fails: Vec<&str> = check.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(fails.len() >= 12 && fails.iter().all(|l| l.split_whitespace().count() > 4), "{}", check.describe());
+    assert!(check.stdout.contains("score: 0/120"), "{}", check.describe());
+}
