@@ -3,7 +3,7 @@
 //! engine inside. imgtool runs here and drives that daemon over TCP: a
 //! remote daemon that shares no file, /proc, /sys or interface with it.
 //! Every scenario passes with kernel-netlink on every gateway (and the router
-//! sees plain ESP, IP protocol 50); site-to-site also with `--esp libipsec`.
+//! sees plain ESP, IP protocol 50).
 //! Fails (never skips) without QEMU or the VM's disk; scripts/vm/ makes both.
 
 mod common;
@@ -134,6 +134,9 @@ fn kernel_esp_in_a_vm_with_a_stock_debian_kernel() {
     for scenario in ["site-to-site", "site-to-site-ipv6", "host-to-host"] {
         round_trip(&vm, scenario, "kernel");
     }
-    // And userspace ESP still works where the kernel has ESP.
-    round_trip(&vm, "site-to-site", "libipsec");
+    // `--esp libipsec` where the kernel has ESP (ESP in UDP on the wire) is
+    // left out: under TCG it cost about 2 minutes of a CI run that must stay
+    // under 45 (docs/benchmarks.md). By hand: boot the VM with
+    // scripts/vm/start.sh, then `imgtool up --esp libipsec` with the
+    // DOCKER_HOST it prints.
 }
