@@ -90,12 +90,11 @@ fn run(cli: Cli) -> Result<u8> {
             bare,
         }) => {
             let progress = Progress::new(cli.quiet);
-            // The lab folder says which scenario it is for (lab.toml).
-            let recorded = match &lab {
-                Some(dir) if scenario.is_none() => imgtool::lab::recorded_scenario(dir)?,
-                _ => None,
+            let scenario = match (scenario, &lab) {
+                (Some(s), _) => s,
+                (None, Some(dir)) => lab_scenario(dir)?,
+                (None, None) => imgtool::scenario::DEFAULT.to_string(),
             };
-            let scenario = scenario.or(recorded).unwrap_or_else(|| imgtool::scenario::DEFAULT.to_string());
             let (configs, graded) = match (&lab, bare) {
                 (Some(dir), _) => {
                     let s = Scenario::load(&scenario)?;
@@ -333,21 +332,9 @@ fn lab_into(
             testbed::course::reload(engine, &tb, &files)?
         }
         Err(testbed::TestbedError::NotRunning(_)) => {
-            let scenario = imgtool::lab::recorded_scenario(dir)?.unwrap_or_else(|| imgtool::scenario::DEFAULT.into());
+            let scenario = lab_scenario(dir)?;
             let files = imgtool::lab::load(dir, &Scenario::load(&scenario)?)?;
-            let req = UpRequest {
-                scenario,
-                name: name.clone(),
-                platform: None,
-                build: false,
-                psk: false,
-                driver: imgtool::testbed::spec::DriverChoice::Auto,
-                esp: imgtool::testbed::spec::Esp::Auto,
-                keep: false,
-                timeout: None,
-                images: None,
-                configs: Configs::Lab(files),
-            };
+            let req = UpRequest { configs: Configs::Lab(files), ..UpRequest::new(scenario, name.clone()) };
             testbed::up(engine, config, &req, progress)?.lab_problems
         }
         Err(e) => return Err(e.into()),
@@ -356,4 +343,9 @@ fn lab_into(
         eprintln!("imgtool: {p}");
     }
     Ok(())
+}
+
+/// The scenario a lab folder is for: its lab.toml's, else the default.
+fn lab_scenario(dir: &std::path::Path) -> Result<String> {
+    Ok(imgtool::lab::recorded_scenario(dir)?.unwrap_or_else(|| imgtool::scenario::DEFAULT.to_string()))
 }

@@ -10,7 +10,7 @@ use super::buildx::Built;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::progress::Progress;
-use crate::testbed::spec::{DriverChoice, Esp, Images};
+use crate::testbed::spec::Images;
 use crate::testbed::{self, UpRequest};
 
 const TESTBED: &str = "imgtool-validate";
@@ -63,17 +63,9 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, pro
         for scenario in &plan.scenarios {
             progress.step(format!("validating {platform}: {scenario}"));
             let req = UpRequest {
-                scenario: scenario.clone(),
-                name: testbed_name(),
                 platform: Some(platform.clone()),
-                build: false,
-                psk: false,
-                driver: DriverChoice::Auto,
-                esp: Esp::Auto,
-                keep: false,
-                timeout: None,
                 images: Some(images.clone()),
-                configs: Default::default(),
+                ..UpRequest::new(scenario.clone(), testbed_name())
             };
             let outcome = testbed::up(engine, config, &req, progress);
             let _ = testbed::down(engine, &testbed_name(), &Progress::hidden());

@@ -46,6 +46,11 @@ impl Configs {
     }
 }
 
+/// imgtool's own files of a course-mode gateway, in /etc/imgtool (the
+/// gateway image looks for them there: images/gateway/entrypoint.sh).
+const NAT_FILE: &str = "nat.nft";
+const GATE_FILE: &str = "gate.nft";
+
 /// Drops IKE to this gateway until its configuration is loaded (see
 /// images/gateway/entrypoint.sh): a peer that initiates early retransmits
 /// rather than being told NO_PROPOSAL_CHOSEN, which charon never retries.
@@ -75,13 +80,13 @@ pub fn state_path(target: &str) -> PathBuf {
 /// makes), and the student's files, if any. No `children`, no `initiate`:
 /// the student's configuration starts the tunnels, and the gateway is
 /// healthy once charon has loaded it.
-pub fn write_gateway(nd: &Path, scenario: &Scenario, node: &Node, configs: &Configs) -> io::Result<()> {
-    state::write_private(&nd.join("nat.nft"), &nodefiles::nat_table(scenario, node))?;
-    state::write_private(&nd.join("gate.nft"), GATE)?;
+pub fn write_gateway(nd: &Path, scenario: &Scenario, node: &Node, lab: Option<&Lab>) -> io::Result<()> {
+    state::write_private(&nd.join(NAT_FILE), &nodefiles::nat_table(scenario, node))?;
+    state::write_private(&nd.join(GATE_FILE), GATE)?;
     for sub in ["x509", "x509ca", "pkcs8"] {
         state::private_dir(&nd.join("swanctl").join(sub))?;
     }
-    if let Configs::Lab(lab) = configs {
+    if let Some(lab) = lab {
         for f in lab.gateway(&node.name).into_iter().flat_map(|g| &g.files) {
             let dest = nd.join(state_path(&f.target));
             if let Some(parent) = dest.parent() {
@@ -145,7 +150,7 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
     let record = state::Record { course: Mode::Lab, ..tb.record.clone() };
     state::write_record(&tb.opts.state, &record).map_err(state_error)?;
     for g in &gateways {
-        write_gateway(&tb.opts.node_dir(&g.name), &tb.scenario, g, &Configs::Lab(lab.clone())).map_err(state_error)?;
+        write_gateway(&tb.opts.node_dir(&g.name), &tb.scenario, g, Some(lab)).map_err(state_error)?;
     }
     let copied = crate::parallel::map(&gateways, |g| -> Result<(), TestbedError> {
         let nd = tb.opts.node_dir(&g.name);
@@ -153,7 +158,7 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
         for f in lab.gateway(&g.name).into_iter().flat_map(|g| &g.files) {
             sources.push((nd.join(state_path(&f.target)), f.target.clone()));
         }
-        for f in ["nat.nft", "gate.nft"] {
+        for f in [NAT_FILE, GATE_FILE] {
             sources.push((nd.join(f), format!("/etc/imgtool/{f}")));
         }
         let pairs: Vec<(PathBuf, &str)> = sources.iter().map(|(p, c)| (p.clone(), c.as_str())).collect();
@@ -177,8 +182,8 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
                 found.extend(problems(&g.name, &text));
             }
         }
-        for f in ["/etc/imgtool/nat.nft", "/etc/imgtool/gate.nft"] {
-            let (ok, text) = exec(g, &["nft", "-f", f])?;
+        for f in [NAT_FILE, GATE_FILE].map(|f| format!("/etc/imgtool/{f}")) {
+            let (ok, text) = exec(g, &["nft", "-f", &f])?;
             if !ok {
                 found.push(format!("{}: imgtool's {f} did not load: {}", g.name, crate::engine::last_lines(&text, 1)));
             }
@@ -205,9 +210,8 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// After a course-mode `up`: the problems the gateways reported with the
-/// student's files, and (lab mode) a wait of at most [`SETTLE`] for every
-/// tunnel of the scenario to carry its declared selectors on its initiator,
-/// found by selectors, not by the student's connection names.
+/// student's files, and (lab mode) a wait of at most [`SETTLE`] until the
+/// initiator of every tunnel holds it as the tunnel check will judge it.
 pub fn settle(engine: &Engine, tb: &Running) -> Vec<String> {
     let found = start_problems(engine, tb);
     if tb.record.course != Mode::Lab {
@@ -216,18 +220,9 @@ pub fn settle(engine: &Engine, tb: &Running) -> Vec<String> {
     let deadline = std::time::Instant::now() + SETTLE;
     while std::time::Instant::now() < deadline {
         let up = tb.scenario.tunnels.iter().all(|t| {
-            let (_, _, lts, rts) = t.sides(&t.initiator);
-            let want = |ts: &[ipnet::IpNet]| ts.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-            engine
-                .run(&["exec", &tb.opts.container(&t.initiator), "swanctl", "--list-sas", "--raw"])
-                .map(|out| {
-                    crate::check::swanctl::parse(&out).iter().filter(|sa| sa.state == "ESTABLISHED").any(|sa| {
-                        sa.children
-                            .iter()
-                            .any(|c| c.state == "INSTALLED" && c.local_ts == want(lts) && c.remote_ts == want(rts))
-                    })
-                })
-                .unwrap_or(false)
+            engine.run(&["exec", &tb.opts.container(&t.initiator), "swanctl", "--list-sas", "--raw"]).is_ok_and(|out| {
+                crate::check::tunnels::end_problem(t, &t.initiator, &crate::check::swanctl::parse(&out)).is_none()
+            })
         });
         if up {
             break;
@@ -278,14 +273,14 @@ mod tests {
         let s = Scenario::load("site-to-site").unwrap();
         let gw = s.node("gateway-a").unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        write_gateway(tmp.path(), &s, gw, &Configs::Bare).unwrap();
+        write_gateway(tmp.path(), &s, gw, None).unwrap();
         assert!(tmp.path().join("nat.nft").is_file() && tmp.path().join("gate.nft").is_file());
         assert!(tmp.path().join("swanctl/x509ca").is_dir());
         assert!(!tmp.path().join("firewall.nft").exists() && !tmp.path().join("swanctl/swanctl.conf").exists());
         let students = tmp.path().join("lab");
         crate::lab::init(&students, &s, &Default::default()).unwrap();
         let lab = crate::lab::load(&students, &s).unwrap();
-        write_gateway(tmp.path(), &s, gw, &Configs::Lab(lab)).unwrap();
+        write_gateway(tmp.path(), &s, gw, Some(&lab)).unwrap();
         let template = std::fs::read_to_string(students.join("gateway-a/swanctl.conf")).unwrap();
         assert_eq!(std::fs::read_to_string(tmp.path().join("swanctl/swanctl.conf")).unwrap(), template);
         assert!(tmp.path().join("firewall.nft").is_file());

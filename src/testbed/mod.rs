@@ -53,6 +53,26 @@ pub struct UpRequest {
     pub configs: course::Configs,
 }
 
+impl UpRequest {
+    /// `up SCENARIO --name NAME` with every flag at its default: the
+    /// daemon's platform, images pulled or built as needed, certificates.
+    pub fn new(scenario: String, name: TestbedName) -> UpRequest {
+        UpRequest {
+            scenario,
+            name,
+            platform: None,
+            build: false,
+            psk: false,
+            driver: DriverChoice::Auto,
+            esp: Esp::Auto,
+            keep: false,
+            timeout: None,
+            images: None,
+            configs: course::Configs::Finished,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct UpSummary {
     pub scenario: String,

@@ -120,7 +120,11 @@ pub fn write(
         private_dir(&nd)?;
         write_private(&nd.join("net.conf"), &nodefiles::net_conf(scenario, node))?;
         if nodefiles::is_gateway(node) && !matches!(configs, super::course::Configs::Finished) {
-            super::course::write_gateway(&nd, scenario, node, configs)?;
+            let lab = match configs {
+                super::course::Configs::Lab(lab) => Some(lab),
+                _ => None,
+            };
+            super::course::write_gateway(&nd, scenario, node, lab)?;
         } else if nodefiles::is_gateway(node) {
             write_private(&nd.join("children"), &nodefiles::children(scenario, node))?;
             write_private(&nd.join("initiate"), &nodefiles::initiate(scenario, node))?;
