@@ -273,9 +273,9 @@ fn run(cli: Cli) -> Result<u8> {
 /// `imgtool lab ...`: course mode's folders.
 fn lab_command(engine: &Engine, action: LabCommand, config: impl Fn() -> Result<Config>) -> Result<u8> {
     match action {
-        LabCommand::Init { dir, scenario } => {
+        LabCommand::Init { dir, scenario, legacy } => {
             let scenario = Scenario::load(&scenario)?;
-            imgtool::lab::init(&dir, &scenario, &Default::default())?;
+            imgtool::lab::init(&dir, &scenario, &imgtool::lab::InitOptions { legacy, ..Default::default() })?;
             println!(
                 "wrote {}: its README.md says what to do; then `imgtool up {} --lab {}`",
                 dir.display(),
@@ -298,13 +298,13 @@ fn lab_command(engine: &Engine, action: LabCommand, config: impl Fn() -> Result<
                 Ok(EXIT_ERROR)
             }
         }
-        LabCommand::Solution { dir, scenario } => {
+        LabCommand::Solution { dir, scenario, legacy } => {
             anyhow::ensure!(
                 config()?.solutions,
                 "this imgtool is a student build: it writes no reference solution (imgtool.toml: [course] solutions = false)"
             );
             let scenario = Scenario::load(&scenario)?;
-            imgtool::lab::solution(&dir, &scenario)?;
+            imgtool::lab::solution(&dir, &scenario, legacy)?;
             println!(
                 "wrote the reference solution of {} to {}: `imgtool up --lab {}` runs it",
                 scenario.name,

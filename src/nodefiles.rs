@@ -281,13 +281,19 @@ fn connections(scenario: &Scenario, node: &Node, auth: &Auth, what: &str, initia
 }
 
 /// Course mode's reference solution: for each gateway, the files a student
-/// writes (`<gateway>/swanctl.conf`, `<gateway>/firewall.nft`), as imgtool's
-/// own configuration would have them.
-pub fn solution(scenario: &Scenario) -> Vec<(std::path::PathBuf, String)> {
+/// writes (`<gateway>/firewall.nft` and `<gateway>/swanctl.conf`, or with
+/// `legacy` `ipsec.conf` and `ipsec.secrets`), as imgtool's own
+/// configuration would have them.
+pub fn solution(scenario: &Scenario, legacy: bool) -> Vec<(std::path::PathBuf, String)> {
     let mut out = Vec::new();
     for node in scenario.nodes.iter().filter(|n| is_gateway(n)) {
         let dir = std::path::Path::new(&node.name);
-        out.push((dir.join("swanctl.conf"), solution_swanctl_conf(scenario, node)));
+        if legacy {
+            out.push((dir.join("ipsec.conf"), legacy::ipsec_conf(scenario, node)));
+            out.push((dir.join("ipsec.secrets"), legacy::ipsec_secrets(node)));
+        } else {
+            out.push((dir.join("swanctl.conf"), solution_swanctl_conf(scenario, node)));
+        }
         out.push((dir.join("firewall.nft"), filter_ruleset(scenario, node)));
     }
     out
@@ -325,6 +331,8 @@ pub fn esp_families(scenario: &Scenario) -> Vec<&'static str> {
 pub fn is_gateway(node: &Node) -> bool {
     node.role == Role::Gateway
 }
+
+mod legacy;
 
 #[cfg(test)]
 mod tests;

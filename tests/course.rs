@@ -2,7 +2,8 @@
 //! of every scenario gets full marks; each broken configuration of
 //! tests/fixtures/course/broken.toml fails exactly its checks, with hints
 //! that say what was observed; a bare testbed takes a student's files with
-//! `lab reload`, restarting nothing; bad lab folders get one line each.
+//! `lab reload`, restarting nothing; bad lab folders get one line each; the
+//! legacy ipsec.conf format loads, grades and reports its errors.
 //! These tests fail (never skip) without an engine; see scripts/setup-debian.sh.
 
 mod common;
@@ -241,4 +242,54 @@ fn a_students_first_run_shows_the_starting_score_without_an_error() {
     let fails: Vec<&str> = check.stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert!(fails.len() >= 12 && fails.iter().all(|l| l.split_whitespace().count() > 4), "{}", check.describe());
     assert!(check.stdout.contains("score: 0/120"), "{}", check.describe());
+}
+
+#[test]
+fn the_legacy_format_loads_grades_and_reports_errors_and_reload_switches_formats() {
+    let _docker = docker_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = tmp.path().join("lab");
+    let dir = lab.to_str().unwrap();
+    let name = "course-legacy";
+    // The templates load as they are: score 0, and no error from starter.
+    imgtool(&["lab", "init", dir, "--legacy"]).success();
+    let up = imgtool(&["up", "--lab", dir, "--name", name]);
+    if up.code != 0 {
+        imgtool(&["down", "--name", name]);
+    }
+    let up = up.success();
+    assert!(up.stdout.contains("score: 0/") && !up.stderr.contains("ipsec.conf"), "{}", up.describe());
+    let started = || {
+        sh(&format!("docker ps -q --filter label=imgtool.testbed={name} | xargs docker inspect --format '{{{{.Name}}}} {{{{.State.StartedAt}}}}' | sort")).success().stdout
+    };
+    let before = started();
+
+    let answers = tmp.path().join("answers");
+    imgtool(&["lab", "solution", answers.to_str().unwrap(), "--legacy"]).success();
+    let conf = answers.join("gateway-a/ipsec.conf");
+    let good = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, good.replacen("  mobike = no\n", "  mobike = no\n  bogus\n", 1)).unwrap();
+    let bad = imgtool(&["lab", "reload", answers.to_str().unwrap(), "--name", name]).code(1);
+    assert!(
+        bad.stderr.lines().count() == 1 && bad.stderr.contains("gateway-a/ipsec.conf:") && bad.stderr.contains("bogus"),
+        "{}",
+        bad.describe()
+    );
+    std::fs::write(&conf, good).unwrap();
+    imgtool(&["lab", "reload", answers.to_str().unwrap(), "--name", name]).success();
+    let (legacy_report, legacy_checks) = graded(name);
+
+    // From ipsec.conf back to swanctl.conf: the gateways run the format the folder holds now.
+    let modern = tmp.path().join("modern");
+    solution(&modern, "site-to-site");
+    imgtool(&["lab", "reload", modern.to_str().unwrap(), "--name", name]).success();
+    let (report, checks) = graded(name);
+    let after = started();
+    imgtool(&["down", "--name", name]).success();
+    let full = |r: &serde_json::Value, c: &BTreeMap<String, (bool, String)>| {
+        c.values().all(|(p, _)| *p) && r["score"] == r["max"]
+    };
+    assert!(full(&legacy_report, &legacy_checks), "legacy: {legacy_checks:?}");
+    assert!(full(&report, &checks), "swanctl after legacy: {checks:?}");
+    assert_eq!(before, after, "lab reload restarted a node");
 }

@@ -60,11 +60,19 @@ charon_config() {
   # Only the plugins the testbed uses: faster start, less memory, and the
   # ESP backend chosen above (listed first so it takes precedence).
   [ "$libipsec" = yes ] && first=kernel-libipsec || first=''
+  # Course mode: also stroke, for the legacy ipsec.conf format (run_starter).
+  # starter runs charon there, with its own stderr: charon's log goes to the
+  # container's log by name instead (PID 1's stderr), where the checks read it.
+  if course_mode; then
+    stroke=stroke log=/proc/1/fd/2
+  else
+    stroke='' log=stderr
+  fi
   cat >/etc/strongswan.conf <<CONF
 # Written by the imgtool image at start-up.
 charon {
   load_modular = no
-  load = $first random nonce openssl x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici
+  load = $first random nonce openssl x509 pubkey pkcs1 pkcs8 pem constraints aes sha2 hmac kdf gcm kernel-netlink socket-default vici $stroke
   routing_table = $table
   install_virtual_ip = no
   # A peer that is still starting drops the first IKE_SA_INIT: retransmit
@@ -84,13 +92,15 @@ charon {
   # back. The testbed's networks are internal: no one else sends IKE here.
   dos_protection = no
   filelog {
-    stderr { default = 1 ike = 1 knl = 0 time_format = %T }
+    $log { default = 1 ike = 1 knl = 0 time_format = %T }
   }
   syslog { daemon { default = -1 } }
   plugins {
     kernel-libipsec { allow_peer_ts = $peer_ts }
   }
 }
+# starter would warn that charon's plugin list is set by hand.
+starter { load_warning = no }
 # swanctl would try its built-in list, which names plugins this image leaves
 # out (images/strongswan/Dockerfile), one warning each.
 swanctl {
@@ -98,6 +108,13 @@ swanctl {
 }
 CONF
 }
+
+# Course mode (imgtool up --lab/--bare): imgtool's NAT is there, and the
+# student's files, if any, in place of imgtool's configuration.
+course_mode() { [ -f "$IMGTOOL_CONF/nat.nft" ]; }
+
+# The student wrote the legacy format (ipsec.conf, run by starter).
+legacy_format() { course_mode && [ -f "$IMGTOOL_CONF/ipsec.conf" ]; }
 
 # charon in the background of this shell (which forwards TERM), swanctl once
 # its VICI socket answers.
@@ -111,18 +128,76 @@ run_charon() {
     i=$((i + 1)); [ $i -lt 600 ] || die "charon's VICI socket did not answer in 30 s"
     sleep 0.05
   done
-  if [ -f "$IMGTOOL_CONF/nat.nft" ]; then
-    # Course mode: the student's configuration; its errors are theirs to
-    # read (imgtool reports lab.log), and the gate opens either way.
+  if course_mode; then
+    # The student's configuration; its errors are theirs to read (imgtool
+    # reports load.log), and the gate opens either way.
+    : >"$IMGTOOL_RUN/load.log"
     if [ -f /etc/swanctl/swanctl.conf ]; then
       # swanctl reports a syntax error and exits 0: the whole output goes
       # to imgtool, which picks the errors out.
-      swanctl --load-all --noprompt >>"$IMGTOOL_RUN/lab.log" 2>&1 || true
+      swanctl --load-all --noprompt >"$IMGTOOL_RUN/load.log" 2>&1 || true
     fi
+    cat "$IMGTOOL_RUN/load.log" >>"$IMGTOOL_RUN/lab.log"
     nft delete table inet imgtool_gate 2>/dev/null || true
   elif [ -f /etc/swanctl/swanctl.conf ]; then
     swanctl --load-all --noprompt >&2 || die "swanctl --load-all failed"
   fi
+  echo charon >"$IMGTOOL_RUN/ike-daemon"
+}
+
+# The certificates and key imgtool made, where ipsec.conf and ipsec.secrets
+# find them by file name; a student's own file of the same name wins.
+link_legacy_credentials() {
+  for pair in x509ca:cacerts x509:certs pkcs8:private; do
+    for f in /etc/swanctl/"${pair%%:*}"/*; do
+      [ -f "$f" ] || continue
+      dest=/etc/ipsec.d/${pair#*:}/${f##*/}
+      [ -e "$dest" ] || ln -s "$f" "$dest"
+    done
+  done
+}
+
+# Course mode, legacy format: starter runs charon and gives it ipsec.conf
+# and ipsec.secrets through the stroke plugin, as `ipsec start` does, so
+# `ipsec reload`, `ipsec update` and `ipsec statusall` work in the gateway.
+# What starter says goes to load.log for imgtool. starter loads
+# connections only into a charon it started itself, hence starter owns it.
+# A configuration starter rejects leaves charon running alone with none:
+# the gateway stays up, and the next `imgtool lab reload` tries again.
+run_starter() {
+  link_legacy_credentials
+  # A charon that is still stopping (a reload) would make starter skip
+  # starting its own, and so never load the connections.
+  i=0
+  while [ -f /var/run/charon.pid ] && kill -0 "$(cat /var/run/charon.pid)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -lt 100 ] || die "the previous charon did not stop in 5 s"
+    sleep 0.05
+  done
+  : >"$IMGTOOL_RUN/load.log"
+  /usr/lib/ipsec/starter --nofork >>"$IMGTOOL_RUN/load.log" 2>&1 &
+  charon=$!
+  trap 'kill -TERM "$charon" 2>/dev/null; wait "$charon"; exit 0' TERM INT
+  i=0
+  until grep -q ' started after ' "$IMGTOOL_RUN/load.log"; do
+    if ! kill -0 "$charon" 2>/dev/null; then
+      wait "$charon" || true
+      cat "$IMGTOOL_RUN/load.log" >>"$IMGTOOL_RUN/lab.log"
+      log "starter refused ipsec.conf: charon runs with no connection"
+      saved=$(cat "$IMGTOOL_RUN/load.log")
+      run_charon
+      printf '%s\n' "$saved" >"$IMGTOOL_RUN/load.log"
+      return
+    fi
+    i=$((i + 1)); [ $i -lt 600 ] || die "starter did not start charon in 30 s"
+    sleep 0.05
+  done
+  # starter adds the connections right after charon answers, one stroke
+  # message each; the gate opens after that (a peer's early IKE would be
+  # retransmitted anyway, 0.5 s later).
+  sleep 0.3
+  cat "$IMGTOOL_RUN/load.log" >>"$IMGTOOL_RUN/lab.log"
+  nft delete table inet imgtool_gate 2>/dev/null || true
+  echo starter >"$IMGTOOL_RUN/ike-daemon"
 }
 
 # Initiates each child SA named in a file ($1: /etc/imgtool/initiate, those
@@ -168,10 +243,15 @@ tunnels_to_initiate() {
 # charon that dies (kill -9, a crash) is started again at once, without
 # restarting the container. `docker stop` still ends it (the TERM trap).
 run_and_supervise_charon() {
+  generation=0
   while :; do
-    run_charon
+    if legacy_format; then run_starter; else run_charon; fi
+    echo "$charon" >"$IMGTOOL_RUN/ike.pid"
     initiate_children "$(tunnels_to_initiate)"
     mark_ready
+    # lab-load waits for the next generation after it stopped this one.
+    generation=$((generation + 1))
+    echo "$generation" >"$IMGTOOL_RUN/ike.generation"
     status=0
     wait "$charon" || status=$?
     rm -f "$IMGTOOL_RUN/ready"

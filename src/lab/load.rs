@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::scenario::{Role, Scenario};
 
 use super::{
-    FIREWALL_NFT, FIREWALL_TARGET, LAB_TOML, LabError, MAX_FILE_BYTES, MAX_FILES_PER_GATEWAY, SWANCTL_CONF,
-    SWANCTL_CONF_TARGET, SWANCTL_DIR, SWANCTL_SUBDIRS, gateway_names,
+    FIREWALL_NFT, FIREWALL_TARGET, IPSEC_CONF, IPSEC_CONF_TARGET, IPSEC_DIR, IPSEC_SECRETS, IPSEC_SECRETS_TARGET,
+    IPSEC_SUBDIRS, LAB_TOML, LabError, MAX_FILE_BYTES, MAX_FILES_PER_GATEWAY, SWANCTL_CONF, SWANCTL_CONF_TARGET,
+    SWANCTL_DIR, SWANCTL_SUBDIRS, gateway_names,
 };
 
 /// One file for a gateway.
@@ -25,8 +26,9 @@ pub struct LabFile {
     pub text: String,
 }
 
-/// A gateway's files: always its `swanctl.conf` and `firewall.nft`, then
-/// any credentials or included files from its `swanctl/` folder.
+/// A gateway's files: always its `firewall.nft` and either its
+/// `swanctl.conf` or (legacy) its `ipsec.conf` and `ipsec.secrets`, then any
+/// credentials or included files from its `swanctl/` or `ipsec.d/` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayFiles {
     pub gateway: String,
@@ -51,6 +53,11 @@ impl Lab {
 impl GatewayFiles {
     pub fn file(&self, target: &str) -> Option<&LabFile> {
         self.files.iter().find(|f| f.target == target)
+    }
+
+    /// Written in the legacy format (ipsec.conf, run by starter).
+    pub fn legacy(&self) -> bool {
+        self.file(IPSEC_CONF_TARGET).is_some()
     }
 }
 
@@ -186,19 +193,26 @@ fn gateway_folder(lab: &Path, dir: &Path, gateway: &str, scenario: &str) -> Resu
         Ok(())
     };
     for entry in entries(dir)? {
-        match (entry.name.as_str(), &entry.kind) {
-            (SWANCTL_CONF, Kind::File(m)) => take(&mut files, entry.path, m, SWANCTL_CONF_TARGET.into())?,
-            (FIREWALL_NFT, Kind::File(m)) => take(&mut files, entry.path, m, FIREWALL_TARGET.into())?,
-            (SWANCTL_DIR, Kind::Dir) => {
+        let folder = match entry.name.as_str() {
+            SWANCTL_DIR => Some(("/etc/swanctl", SWANCTL_SUBDIRS)),
+            IPSEC_DIR => Some(("/etc/ipsec.d", IPSEC_SUBDIRS)),
+            _ => None,
+        };
+        match (entry.name.as_str(), &entry.kind, folder) {
+            (SWANCTL_CONF, Kind::File(m), _) => take(&mut files, entry.path, m, SWANCTL_CONF_TARGET.into())?,
+            (IPSEC_CONF, Kind::File(m), _) => take(&mut files, entry.path, m, IPSEC_CONF_TARGET.into())?,
+            (IPSEC_SECRETS, Kind::File(m), _) => take(&mut files, entry.path, m, IPSEC_SECRETS_TARGET.into())?,
+            (FIREWALL_NFT, Kind::File(m), _) => take(&mut files, entry.path, m, FIREWALL_TARGET.into())?,
+            (_, Kind::Dir, Some((root, allowed))) => {
                 for sub in entries(&entry.path)? {
-                    if !matches!(sub.kind, Kind::Dir) || !SWANCTL_SUBDIRS.contains(&sub.name.as_str()) {
+                    if !matches!(sub.kind, Kind::Dir) || !allowed.contains(&sub.name.as_str()) {
                         return Err(unexpected(sub.path));
                     }
                     for file in entries(&sub.path)? {
                         let Kind::File(m) = &file.kind else {
                             return Err(unexpected(file.path));
                         };
-                        let target = format!("/etc/swanctl/{}/{}", sub.name, file.name);
+                        let target = format!("{root}/{}/{}", sub.name, file.name);
                         take(&mut files, file.path, m, target)?;
                     }
                 }
@@ -206,10 +220,18 @@ fn gateway_folder(lab: &Path, dir: &Path, gateway: &str, scenario: &str) -> Resu
             _ => return Err(unexpected(entry.path)),
         }
     }
-    for (name, target) in [(SWANCTL_CONF, SWANCTL_CONF_TARGET), (FIREWALL_NFT, FIREWALL_TARGET)] {
-        if !files.iter().any(|f| f.target == target) {
-            return Err(LabError::MissingFile { path: dir.join(name), dir: lab.into(), scenario: scenario.into() });
-        }
+    let has = |target: &str| files.iter().any(|f| f.target == target);
+    let missing =
+        |name: &str| LabError::MissingFile { path: dir.join(name), dir: lab.into(), scenario: scenario.into() };
+    match (has(SWANCTL_CONF_TARGET), has(IPSEC_CONF_TARGET)) {
+        (true, true) => return Err(LabError::BothFormats { dir: dir.into() }),
+        (false, false) => return Err(missing(SWANCTL_CONF)),
+        (true, false) if has(IPSEC_SECRETS_TARGET) => return Err(unexpected(dir.join(IPSEC_SECRETS))),
+        (false, true) if !has(IPSEC_SECRETS_TARGET) => return Err(missing(IPSEC_SECRETS)),
+        _ => {}
+    }
+    if !has(FIREWALL_TARGET) {
+        return Err(missing(FIREWALL_NFT));
     }
     files.sort_by(|a, b| a.target.cmp(&b.target));
     Ok(GatewayFiles { gateway: gateway.into(), files })

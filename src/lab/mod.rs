@@ -9,6 +9,7 @@
 //! data, so they travel into containers as a tar and are never read twice.
 
 mod drawing;
+mod legacy;
 mod load;
 mod readme;
 mod templates;
@@ -39,6 +40,18 @@ pub const SWANCTL_DIR: &str = "swanctl";
 pub const SWANCTL_SUBDIRS: &[&str] = &[
     "x509ca", "x509", "x509aa", "x509ac", "x509crl", "x509ocsp", "pkcs8", "private", "rsa", "ecdsa", "pubkey", "conf.d",
 ];
+/// The legacy format (starter and stroke), in place of `swanctl.conf`: the
+/// student's connections, and the secrets file beside it. They are copied
+/// to /etc/imgtool, where the image's /etc/ipsec.conf and /etc/ipsec.secrets
+/// link (a tar into /etc itself would change the folder's mode).
+pub const IPSEC_CONF: &str = "ipsec.conf";
+pub const IPSEC_CONF_TARGET: &str = "/etc/imgtool/ipsec.conf";
+pub const IPSEC_SECRETS: &str = "ipsec.secrets";
+pub const IPSEC_SECRETS_TARGET: &str = "/etc/imgtool/ipsec.secrets";
+/// The legacy format's credentials folder; its subfolders go to
+/// `/etc/ipsec.d/<subfolder>/`.
+pub const IPSEC_DIR: &str = "ipsec.d";
+pub const IPSEC_SUBDIRS: &[&str] = &["cacerts", "certs", "private", "crls"];
 /// The README for the student, at the top of the lab folder.
 pub const README: &str = "README.md";
 /// Which scenario the lab folder was made for (`scenario = "NAME"`).
@@ -66,6 +79,8 @@ pub struct InitOptions {
     /// overwritten nor deleted.
     pub force: bool,
     pub credentials: Credentials,
+    /// ipsec.conf and ipsec.secrets (starter and stroke) in place of swanctl.conf.
+    pub legacy: bool,
 }
 
 /// What [`init`] did, with paths relative to the lab folder.
@@ -105,11 +120,16 @@ pub enum LabError {
     )]
     ExtraFolder { path: PathBuf, name: String, scenario: String, expected: String },
     #[error(
-        "{} is missing: each gateway folder needs {SWANCTL_CONF} and {FIREWALL_NFT}; `imgtool lab init {} {scenario} --force` writes a fresh template and keeps your files",
+        "{} is missing: each gateway folder needs {FIREWALL_NFT} and {SWANCTL_CONF} (or, in the legacy format, {IPSEC_CONF} and {IPSEC_SECRETS}); `imgtool lab init {} {scenario} --force` writes a fresh template and keeps your files",
         shown(.path),
         shown(.dir)
     )]
     MissingFile { path: PathBuf, dir: PathBuf, scenario: String },
+    #[error(
+        "{} holds both {SWANCTL_CONF} and {IPSEC_CONF}: a gateway runs one format; move the other out of the folder",
+        shown(.dir)
+    )]
+    BothFormats { dir: PathBuf },
     #[error(
         "{} is not UTF-8 text: save it as UTF-8 (certificates and keys as PEM: `pki ... --outform pem`)",
         shown(.path)
@@ -131,9 +151,10 @@ pub enum LabError {
     #[error("{} has a name imgtool refuses (non-UTF-8, '..' or a control character): rename it", shown(.path))]
     BadName { path: PathBuf },
     #[error(
-        "{} is not something imgtool copies into {gateway}: a gateway folder holds {SWANCTL_CONF}, {FIREWALL_NFT} and files in {SWANCTL_DIR}/{{{}}}/; move it out of the lab folder",
+        "{} is not something imgtool copies into {gateway}: a gateway folder holds {FIREWALL_NFT}, {SWANCTL_CONF} or {IPSEC_CONF} and {IPSEC_SECRETS}, and files in {SWANCTL_DIR}/{{{}}}/ or {IPSEC_DIR}/{{{}}}/; move it out of the lab folder",
         shown(.path),
-        SWANCTL_SUBDIRS.join(",")
+        SWANCTL_SUBDIRS.join(","),
+        IPSEC_SUBDIRS.join(",")
     )]
     Unexpected { path: PathBuf, gateway: String },
     #[error("{} holds more than {limit} files: keep only those the gateway needs", shown(.dir))]
@@ -180,10 +201,10 @@ pub fn init(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Result<Writt
 /// that `up --lab` takes: `lab.toml` and, per gateway, the files imgtool's
 /// own configuration would have (`nodefiles::solution`). For teachers; the
 /// CLI refuses it in a student build. `dir` must be new or empty.
-pub fn solution(dir: &Path, scenario: &Scenario) -> Result<Written, LabError> {
+pub fn solution(dir: &Path, scenario: &Scenario, legacy: bool) -> Result<Written, LabError> {
     prepare(dir, scenario, false)?;
     let mut files = vec![(PathBuf::from(LAB_TOML), lab_toml(scenario))];
-    files.extend(crate::nodefiles::solution(scenario));
+    files.extend(crate::nodefiles::solution(scenario, legacy));
     write_new(dir, files)
 }
 
@@ -257,12 +278,17 @@ fn folder(path: &Path) -> Result<(), LabError> {
 /// the scenario.
 fn contents(dir: &Path, scenario: &Scenario, opts: &InitOptions) -> Vec<(PathBuf, String)> {
     let mut files = vec![
-        (PathBuf::from(README), readme::readme(scenario, dir, opts.credentials)),
+        (PathBuf::from(README), readme::readme(scenario, dir, opts)),
         (PathBuf::from(LAB_TOML), lab_toml(scenario)),
     ];
     for gw in scenario.nodes_with(Role::Gateway) {
         let at = PathBuf::from(&gw.name);
-        files.push((at.join(SWANCTL_CONF), templates::swanctl_conf(scenario, gw, opts.credentials)));
+        if opts.legacy {
+            files.push((at.join(IPSEC_CONF), legacy::ipsec_conf(scenario, gw, opts.credentials)));
+            files.push((at.join(IPSEC_SECRETS), legacy::ipsec_secrets(scenario, gw, opts.credentials)));
+        } else {
+            files.push((at.join(SWANCTL_CONF), templates::swanctl_conf(scenario, gw, opts.credentials)));
+        }
         files.push((at.join(FIREWALL_NFT), templates::firewall_nft(scenario, gw)));
     }
     files

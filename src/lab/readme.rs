@@ -8,8 +8,8 @@ use std::path::Path;
 use crate::scenario::{NetKind, Role, Scenario};
 
 use super::{
-    Credentials, FIREWALL_NFT, FIREWALL_TARGET, MAX_FILE_BYTES, SWANCTL_CONF, SWANCTL_CONF_TARGET, SWANCTL_DIR,
-    SWANCTL_SUBDIRS, drawing, shown,
+    Credentials, FIREWALL_NFT, FIREWALL_TARGET, IPSEC_CONF, IPSEC_DIR, IPSEC_SECRETS, IPSEC_SUBDIRS, InitOptions,
+    MAX_FILE_BYTES, SWANCTL_CONF, SWANCTL_CONF_TARGET, SWANCTL_DIR, SWANCTL_SUBDIRS, drawing, shown,
 };
 
 fn role(r: Role) -> &'static str {
@@ -36,7 +36,7 @@ fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
 fn commands(scenario: &str, dir: &str, gateway: &str) -> String {
     let lines = [
         (format!("imgtool up {scenario} --lab {dir}"), "start the testbed with your files".to_string()),
-        ("imgtool lab reload".into(), "load your edited files into the running gateways".into()),
+        (format!("imgtool lab reload {dir}"), "load your edited files into the running gateways".into()),
         (format!("imgtool exec {gateway}"), format!("a shell in {gateway}: swanctl --list-sas, nft list ruleset")),
         (format!("imgtool check --lab {dir}"), "your score, with a hint for each check that fails".into()),
     ];
@@ -44,8 +44,14 @@ fn commands(scenario: &str, dir: &str, gateway: &str) -> String {
     lines.iter().map(|(c, what)| format!("{c:width$}  # {what}\n")).collect()
 }
 
-pub(super) fn readme(s: &Scenario, dir: &Path, creds: Credentials) -> String {
+pub(super) fn readme(s: &Scenario, dir: &Path, opts: &InitOptions) -> String {
+    let creds = opts.credentials;
     let dir = shown(dir);
+    let (ike, folder, subdirs) = if opts.legacy {
+        ("strongSwan's legacy `ipsec.conf` and `ipsec.secrets`", IPSEC_DIR, IPSEC_SUBDIRS)
+    } else {
+        ("strongSwan's `swanctl.conf`", SWANCTL_DIR, SWANCTL_SUBDIRS)
+    };
     let gateways: Vec<&str> = s.nodes_with(Role::Gateway).map(|g| g.name.as_str()).collect();
     let mut r = format!(
         "# VPN lab: {name}
@@ -53,7 +59,7 @@ pub(super) fn readme(s: &Scenario, dir: &Path, creds: Credentials) -> String {
 {description}
 
 In this lab you build the IPsec VPN of the network below: the IKE
-configuration of each gateway (strongSwan's `swanctl.conf`) and its
+configuration of each gateway ({ike}) and its
 firewall (an nftables ruleset, `firewall.nft`). The addresses, the routes,
 and the router that stands for the Internet are set up for you.
 
@@ -66,7 +72,12 @@ and the router that stands for the Internet are set up for you.
         description = s.description.trim(),
     );
     for g in &gateways {
-        let _ = writeln!(r, "| `{g}/{SWANCTL_CONF}` | {g} | `{SWANCTL_CONF_TARGET}` |");
+        if opts.legacy {
+            let _ = writeln!(r, "| `{g}/{IPSEC_CONF}` | {g} | `/etc/{IPSEC_CONF}` |");
+            let _ = writeln!(r, "| `{g}/{IPSEC_SECRETS}` | {g} | `/etc/{IPSEC_SECRETS}` |");
+        } else {
+            let _ = writeln!(r, "| `{g}/{SWANCTL_CONF}` | {g} | `{SWANCTL_CONF_TARGET}` |");
+        }
         let _ = writeln!(r, "| `{g}/{FIREWALL_NFT}` | {g} | `{FIREWALL_TARGET}` |");
     }
     let _ = write!(
@@ -74,8 +85,8 @@ and the router that stands for the Internet are set up for you.
         "
 Each template lists what the assignment requires of its gateway, with
 TODOs where your configuration goes. Certificates and keys of your own go
-under `<gateway>/{SWANCTL_DIR}/<folder>/`, as PEM (folders: {folders}):
-imgtool copies them to `/etc/swanctl/<folder>/` in that gateway. Every
+under `<gateway>/{folder}/<sub>/`, as PEM ({folders}):
+imgtool copies them to `/etc/{folder}/<sub>/` in that gateway. Every
 file must be UTF-8 text of at most {size}, and no link. Other files at
 the top of this folder, like this README, stay here.
 
@@ -94,7 +105,7 @@ the top of this folder, like this README, stay here.
 | node | role | network | addresses |
 |---|---|---|---|
 ",
-        folders = join(SWANCTL_SUBDIRS.iter().map(|d| format!("`{d}`"))),
+        folders = join(subdirs.iter().map(|d| format!("`{d}`"))),
         size = super::size(MAX_FILE_BYTES),
         commands = commands(&s.name, &dir, gateways.first().copied().unwrap_or("NODE")),
         drawing = drawing::drawing(s),

@@ -21,11 +21,11 @@ const WIDTH: usize = 78;
 
 /// A comment block being written: `# ` lines, wrapped at word boundaries.
 #[derive(Default)]
-struct Doc(String);
+pub(super) struct Doc(pub(super) String);
 
 impl Doc {
     /// `text` wrapped, its first line after `first`, the others after `rest`.
-    fn wrapped(&mut self, first: &str, rest: &str, text: &str) {
+    pub(super) fn wrapped(&mut self, first: &str, rest: &str, text: &str) {
         let mut line = format!("# {first}");
         let mut fresh = true;
         for word in text.split_whitespace() {
@@ -44,26 +44,26 @@ impl Doc {
         self.0 += line.trim_end();
         self.0.push('\n');
     }
-    fn para(&mut self, text: &str) {
+    pub(super) fn para(&mut self, text: &str) {
         self.wrapped("", "", text);
     }
     /// A bullet under a paragraph.
-    fn item(&mut self, text: &str) {
+    pub(super) fn item(&mut self, text: &str) {
         self.wrapped("  - ", "    ", text);
     }
     /// A bullet under a numbered point (`1. ...`).
-    fn point(&mut self, text: &str) {
+    pub(super) fn point(&mut self, text: &str) {
         self.wrapped("   - ", "     ", text);
     }
     /// A line as it is (a table row, a code shape).
-    fn verbatim(&mut self, text: &str) {
+    pub(super) fn verbatim(&mut self, text: &str) {
         self.0 += format!("# {text}").trim_end();
         self.0.push('\n');
     }
-    fn blank(&mut self) {
+    pub(super) fn blank(&mut self) {
         self.0 += "#\n";
     }
-    fn title(&mut self, text: &str) {
+    pub(super) fn title(&mut self, text: &str) {
         let rule = format!("# {}\n", "-".repeat(WIDTH - 2));
         self.blank();
         self.0 += &rule;
@@ -72,12 +72,12 @@ impl Doc {
     }
 }
 
-fn list<T: ToString>(items: &[T]) -> String {
+pub(super) fn list<T: ToString>(items: &[T]) -> String {
     items.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// The public address of a node by name, as text.
-fn public(s: &Scenario, name: &str) -> String {
+pub(super) fn public(s: &Scenario, name: &str) -> String {
     s.node(name).and_then(|n| s.public_addr(n)).map_or_else(|| "(no public address)".into(), |a| a.to_string())
 }
 
@@ -103,76 +103,11 @@ pub(super) fn swanctl_conf(s: &Scenario, gw: &Node, creds: Credentials) -> Strin
          and configures no tunnel. Lines that start with # are comments."
     ));
     d.para("Every section and setting: https://docs.strongswan.org/docs/latest/swanctl/swanctlConf.html");
-    d.title(&format!("What the assignment requires of {me}"));
-    let isp = s.isp_link(gw).map_or("", |l| l.network.as_str());
-    d.para(&format!("{me}'s public address (on {isp}, the Internet side): {}", public(s, me)));
-    for (net, subnets) in sites(s, gw) {
-        d.para(&format!("{me}'s site network {net}: {}", list(subnets)));
-    }
-    let tunnels: Vec<&Tunnel> = s.tunnels_of(me).collect();
-    if tunnels.is_empty() {
-        d.blank();
-        d.para(&format!("{me} is in no tunnel of this scenario: leave the connections section empty."));
-    }
-    for t in &tunnels {
-        let (_, peer, local_ts, remote_ts) = t.sides(me);
-        let name = &t.name;
-        d.blank();
-        d.para(&format!("Tunnel {name}, between {me} and {peer}:"));
-        d.item(&format!(
-            "TODO: name both the connection and its child SA \"{name}\" (`imgtool check` looks for them by that name)"
-        ));
-        d.item(&format!("IKE version 2, between {} ({me}) and {} ({peer})", public(s, me), public(s, peer)));
-        d.item(&if t.initiator == *me {
-            format!("{me} initiates {name}; {peer} only responds")
-        } else {
-            format!("{peer} initiates {name}; {me} only responds (it waits for {peer})")
-        });
-        d.item("the child SA carries, in tunnel mode:");
-        d.verbatim(&format!("      {} (on {me}'s side) <-> {} (on {peer}'s side)", list(local_ts), list(remote_ts)));
-        d.item(&format!("IKE proposals, in this order: {}", IKE_PROPOSALS.replace(',', ", ")));
-        d.item(&format!("ESP proposals, in this order: {}", ESP_PROPOSALS.replace(',', ", ")));
-        d.item(&format!("{me} proves that it is \"{me}\"; {peer} must prove that it is \"{peer}\""));
-    }
-    match creds {
-        Credentials::Certificates => {
-            d.title("Credentials: certificates");
-            d.para(&format!(
-                "At `imgtool up`, imgtool makes a certificate authority (CA) for the testbed and puts these \
-                 files into {me}:"
-            ));
-            let files = [
-                ("/etc/swanctl/x509ca/ca.pem".to_string(), "the CA's certificate: trust what it signed".to_string()),
-                (format!("/etc/swanctl/x509/{me}.pem"), format!("{me}'s certificate")),
-                (format!("/etc/swanctl/pkcs8/{me}.key"), format!("{me}'s private key")),
-            ];
-            let width = files.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
-            for (file, what) in &files {
-                d.verbatim(&format!("  {file:width$}  {what}"));
-            }
-            d.para(&format!(
-                "{me}'s certificate has the subject CN={me} and the subject alternative name {me}, its \
-                 identity. swanctl loads every file in those folders by itself; a connection names its own \
-                 certificate by file name. The peers have theirs, signed by the same CA."
-            ));
-            d.blank();
-            d.para(&format!(
-                "Or make your own with `pki` inside the gateway (`imgtool exec {me}`) and save them, as PEM, \
-                 in this folder under {SWANCTL_DIR}/x509ca/, {SWANCTL_DIR}/x509/ and {SWANCTL_DIR}/pkcs8/: \
-                 imgtool copies them to the same folders under /etc/swanctl/."
-            ));
-        }
-        Credentials::Psk => {
-            d.title("Credentials: a pre-shared key");
-            d.para(
-                "The two gateways of a tunnel authenticate each other with a key that you choose: long and \
-                 random, and the same on both gateways. It goes in the secrets section below, for the \
-                 identities of the two gateways.",
-            );
-        }
-    }
+    requirements(&mut d, s, gw, false);
+    credentials(&mut d, me, creds, false);
     d.blank();
     d.para("TODO: write one connection per tunnel above in the connections section.");
+    let tunnels: Vec<&Tunnel> = s.tunnels_of(me).collect();
     let mut c = d.0;
     c += "\nconnections {\n";
     for t in &tunnels {
@@ -187,6 +122,107 @@ pub(super) fn swanctl_conf(s: &Scenario, gw: &Node, creds: Credentials) -> Strin
         c += "}\n";
     }
     c
+}
+
+/// What the assignment requires of gateway `gw`'s IKE configuration, in
+/// either format (`legacy`: ipsec.conf, where a conn and its child SA
+/// share one name).
+pub(super) fn requirements(d: &mut Doc, s: &Scenario, gw: &Node, legacy: bool) {
+    let me = &gw.name;
+    d.title(&format!("What the assignment requires of {me}"));
+    let isp = s.isp_link(gw).map_or("", |l| l.network.as_str());
+    d.para(&format!("{me}'s public address (on {isp}, the Internet side): {}", public(s, me)));
+    for (net, subnets) in sites(s, gw) {
+        d.para(&format!("{me}'s site network {net}: {}", list(subnets)));
+    }
+    let tunnels: Vec<&Tunnel> = s.tunnels_of(me).collect();
+    if tunnels.is_empty() {
+        d.blank();
+        d.para(&format!("{me} is in no tunnel of this scenario: configure no connection."));
+    }
+    for t in &tunnels {
+        let (_, peer, local_ts, remote_ts) = t.sides(me);
+        let name = &t.name;
+        d.blank();
+        d.para(&format!("Tunnel {name}, between {me} and {peer}:"));
+        d.item(&if legacy {
+            format!("TODO: name its conn \"{name}\" (`imgtool check` looks for it by that name)")
+        } else {
+            format!(
+                "TODO: name both the connection and its child SA \"{name}\" (`imgtool check` looks for them by that name)"
+            )
+        });
+        d.item(&format!("IKE version 2, between {} ({me}) and {} ({peer})", public(s, me), public(s, peer)));
+        d.item(&if t.initiator == *me {
+            format!("{me} initiates {name}; {peer} only responds")
+        } else {
+            format!("{peer} initiates {name}; {me} only responds (it waits for {peer})")
+        });
+        d.item("the child SA carries, in tunnel mode:");
+        d.verbatim(&format!("      {} (on {me}'s side) <-> {} (on {peer}'s side)", list(local_ts), list(remote_ts)));
+        d.item(&format!("IKE proposals, in this order: {}", IKE_PROPOSALS.replace(',', ", ")));
+        d.item(&format!("ESP proposals, in this order: {}", ESP_PROPOSALS.replace(',', ", ")));
+        d.item(&format!("{me} proves that it is \"{me}\"; {peer} must prove that it is \"{peer}\""));
+    }
+}
+
+/// How gateway `me` authenticates: the files imgtool makes for it, or the
+/// pre-shared key the student chooses, in either format.
+pub(super) fn credentials(d: &mut Doc, me: &str, creds: Credentials, legacy: bool) {
+    match creds {
+        Credentials::Certificates => {
+            d.title("Credentials: certificates");
+            d.para(&format!(
+                "At `imgtool up`, imgtool makes a certificate authority (CA) for the testbed and puts these \
+                 files into {me}:"
+            ));
+            let (ca, cert, key) = if legacy {
+                ("/etc/ipsec.d/cacerts", "/etc/ipsec.d/certs", "/etc/ipsec.d/private")
+            } else {
+                ("/etc/swanctl/x509ca", "/etc/swanctl/x509", "/etc/swanctl/pkcs8")
+            };
+            let files = [
+                (format!("{ca}/ca.pem"), "the CA's certificate: trust what it signed".to_string()),
+                (format!("{cert}/{me}.pem"), format!("{me}'s certificate")),
+                (format!("{key}/{me}.key"), format!("{me}'s private key (Ed25519, PKCS#8)")),
+            ];
+            let width = files.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+            for (file, what) in &files {
+                d.verbatim(&format!("  {file:width$}  {what}"));
+            }
+            d.para(&format!(
+                "{me}'s certificate has the subject CN={me} and the subject alternative name {me}, its \
+                 identity. The peers have theirs, signed by the same CA."
+            ));
+            d.para(if legacy {
+                "charon trusts every CA certificate in cacerts by itself. A conn names its own certificate \
+                 by file name (leftcert), and ipsec.secrets names the private key (a PKCS8 entry)."
+            } else {
+                "swanctl loads every file in those folders by itself; a connection names its own \
+                 certificate by file name."
+            });
+            d.blank();
+            let (folder, subs) = if legacy {
+                ("ipsec.d", ["cacerts", "certs", "private"])
+            } else {
+                (SWANCTL_DIR, ["x509ca", "x509", "pkcs8"])
+            };
+            d.para(&format!(
+                "Or make your own with `pki` inside the gateway (`imgtool exec {me}`) and save them, as PEM, \
+                 in this folder under {folder}/{}/, {folder}/{}/ and {folder}/{}/: imgtool copies them to the \
+                 same folders under /etc/{folder}/.",
+                subs[0], subs[1], subs[2]
+            ));
+        }
+        Credentials::Psk => {
+            d.title("Credentials: a pre-shared key");
+            d.para(&format!(
+                "The two gateways of a tunnel authenticate each other with a key that you choose: long and \
+                 random, and the same on both gateways. It goes in {}, for the identities of the two gateways.",
+                if legacy { "ipsec.secrets" } else { "the secrets section below" }
+            ));
+        }
+    }
 }
 
 fn same_family(a: IpAddr, b: IpAddr) -> bool {

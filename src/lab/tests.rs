@@ -4,6 +4,7 @@ use super::*;
 use crate::nodefiles::{ESP_PROPOSALS, IKE_PROPOSALS};
 use crate::scenario::{BUILTIN, Node};
 
+mod legacy;
 mod load;
 
 fn builtins() -> Vec<Scenario> {
@@ -149,7 +150,7 @@ fn nat_requirements_follow_the_scenario() {
 fn swanctl_template_is_comments_and_empty_sections() {
     for s in all_scenarios() {
         for creds in [Credentials::Certificates, Credentials::Psk] {
-            let (_tmp, dir) = fresh(&s, &InitOptions { force: false, credentials: creds });
+            let (_tmp, dir) = fresh(&s, &InitOptions { credentials: creds, ..Default::default() });
             for g in gateways(&s) {
                 let conf = read(&dir.join(&g.name).join(SWANCTL_CONF));
                 let want: &[&str] = match creds {

@@ -50,11 +50,13 @@ impl Configs {
 /// gateway image looks for them there: images/gateway/entrypoint.sh).
 const NAT_FILE: &str = "nat.nft";
 const GATE_FILE: &str = "gate.nft";
+/// The gateway image's loader of the student's IKE configuration.
+const LAB_LOAD: &str = "/usr/local/lib/imgtool/lab-load";
 
 /// Drops IKE to this gateway until its configuration is loaded (see
 /// images/gateway/entrypoint.sh): a peer that initiates early retransmits
 /// rather than being told NO_PROPOSAL_CHOSEN, which charon never retries.
-pub const GATE: &str = "# imgtool: IKE is dropped until this gateway's swanctl.conf is loaded
+pub const GATE: &str = "# imgtool: IKE is dropped until this gateway's IKE configuration is loaded
 table inet imgtool_gate
 delete table inet imgtool_gate
 table inet imgtool_gate {
@@ -65,14 +67,18 @@ table inet imgtool_gate {
 }
 ";
 
-/// Where a gateway's file at container path `target` is kept in its state
-/// directory (`nodes/<gateway>/`), whose top `up` copies to /etc/imgtool
-/// and whose `swanctl` folder to /etc/swanctl.
+/// Where a gateway's file at container path `target` (one of those
+/// `lab::load` gives) is kept in its state directory (`nodes/<gateway>/`),
+/// whose top `up` copies to /etc/imgtool, its `swanctl` folder to
+/// /etc/swanctl and its `ipsec.d` folder to /etc/ipsec.d. Always a
+/// relative path: never a file outside the state directory.
 pub fn state_path(target: &str) -> PathBuf {
-    match target.strip_prefix("/etc/swanctl/") {
-        Some(rest) => Path::new("swanctl").join(rest),
-        None => PathBuf::from(target.strip_prefix("/etc/imgtool/").unwrap_or(target)),
+    for (root, folder) in [("/etc/swanctl/", "swanctl"), ("/etc/ipsec.d/", "ipsec.d"), ("/etc/imgtool/", "")] {
+        if let Some(rest) = target.strip_prefix(root) {
+            return Path::new(folder).join(rest);
+        }
     }
+    PathBuf::from(target.trim_start_matches('/'))
 }
 
 /// Writes a course-mode gateway's files into its state directory `nd`:
@@ -114,12 +120,22 @@ pub fn problems(gateway: &str, output: &str) -> Vec<String> {
     let local = |line: &str| {
         line.replace("/etc/imgtool/firewall.nft", &format!("{gateway}/firewall.nft"))
             .replace("/etc/swanctl/", &format!("{gateway}/"))
+            .replace("/etc/imgtool/ipsec.", &format!("{gateway}/ipsec."))
+            .replace("/etc/ipsec.", &format!("{gateway}/ipsec."))
     };
     let mut out = Vec::new();
     for line in output.lines().map(str::trim).filter(|l| !l.is_empty()) {
         // nft: "FILE:LINE:COL-COL: Error: what", then the line and a caret.
         if line.contains(": Error: ") {
             out.push(local(line));
+        } else if line.starts_with("/etc/ipsec.conf:") {
+            // starter: "/etc/ipsec.conf:LINE: what".
+            out.push(local(line));
+        } else if let Some(what) = line.strip_prefix("# ") {
+            // starter, on what it skips: "# unknown keyword 'x'" (no line number).
+            out.push(format!("{gateway}/ipsec.conf: {what}"));
+        } else if line.starts_with("###") || line.starts_with("unable to start strongSwan") {
+            // starter's totals and last words: the errors are on their own lines.
         } else if line.starts_with("loaded ") {
             // The totals ("loaded 0 of 1 connections, 1 failed to load"): the failure is on its own line.
         } else if line.contains("failed") || line.contains("error") || line.contains("invalid") {
@@ -132,13 +148,19 @@ pub fn problems(gateway: &str, output: &str) -> Vec<String> {
             }
         }
     }
+    // "invalid config file 'F'" only repeats, without the line, the error
+    // just found in F: one line per problem.
+    if out.len() > 1 {
+        out.retain(|l| !l.contains("invalid config file"));
+    }
     out
 }
 
 /// Pushes a student's edited files into a running course-mode testbed and
 /// loads them: on every gateway at once the ruleset (nft is atomic: a file
 /// it rejects changes nothing), imgtool's NAT and the IKE gate; then
-/// `swanctl --load-all` everywhere; then the gates open. Returns the
+/// the IKE configurations everywhere; then the gates open, and (when all
+/// loaded) a wait of at most [`SETTLE`] for the tunnels. Returns the
 /// problems found, one line each; an empty list means all loaded.
 pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, TestbedError> {
     if tb.record.course == Mode::Finished {
@@ -191,14 +213,30 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
         Ok(found)
     });
     let loads = crate::parallel::map(&gateways, |g| -> Result<Vec<String>, TestbedError> {
-        // swanctl exits 0 after a syntax error: its output is judged, not its status.
-        let (_, text) = exec(g, &["swanctl", "--load-all", "--noprompt"])?;
+        // The image's loader (images/strongswan/lab-load.sh): swanctl.conf
+        // into the running charon, or ipsec.conf by starting starter again.
+        // swanctl exits 0 after a syntax error: the output is judged.
+        let format = if lab.gateway(&g.name).is_some_and(|f| f.legacy()) { "legacy" } else { "swanctl" };
+        let (ok, text) = exec(g, &[LAB_LOAD, format])?;
         let _ = exec(g, &["nft", "delete", "table", "inet", "imgtool_gate"]);
-        Ok(problems(&g.name, &text))
+        let mut found = problems(&g.name, &text);
+        if !ok {
+            found.push(format!(
+                "{}: loading the IKE configuration failed: {}",
+                g.name,
+                crate::engine::last_lines(&text, 1)
+            ));
+        }
+        Ok(found)
     });
     let mut found = Vec::new();
     for r in firewalls.into_iter().chain(loads) {
         found.extend(r?);
+    }
+    // Loading starts the tunnels again (a restarted starter, or swanctl's
+    // start_action): `check` right after should judge them, not their start.
+    if found.is_empty() {
+        wait_for_tunnels(engine, tb);
     }
     Ok(found)
 }
@@ -214,9 +252,15 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 /// initiator of every tunnel holds it as the tunnel check will judge it.
 pub fn settle(engine: &Engine, tb: &Running) -> Vec<String> {
     let found = start_problems(engine, tb);
-    if tb.record.course != Mode::Lab {
-        return found;
+    if tb.record.course == Mode::Lab {
+        wait_for_tunnels(engine, tb);
     }
+    found
+}
+
+/// Waits at most [`SETTLE`] until the initiator of every tunnel holds it
+/// as the tunnel check will judge it.
+fn wait_for_tunnels(engine: &Engine, tb: &Running) {
     let deadline = std::time::Instant::now() + SETTLE;
     while std::time::Instant::now() < deadline {
         let up = tb.scenario.tunnels.iter().all(|t| {
@@ -229,7 +273,6 @@ pub fn settle(engine: &Engine, tb: &Running) -> Vec<String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    found
 }
 
 #[cfg(test)]
@@ -241,6 +284,9 @@ mod tests {
         assert_eq!(state_path(FIREWALL_TARGET), Path::new("firewall.nft"));
         assert_eq!(state_path("/etc/swanctl/swanctl.conf"), Path::new("swanctl/swanctl.conf"));
         assert_eq!(state_path("/etc/swanctl/x509/mine.pem"), Path::new("swanctl/x509/mine.pem"));
+        assert_eq!(state_path(crate::lab::IPSEC_CONF_TARGET), Path::new("ipsec.conf"));
+        assert_eq!(state_path("/etc/ipsec.d/certs/mine.pem"), Path::new("ipsec.d/certs/mine.pem"));
+        assert!(state_path("/etc/passwd").is_relative());
     }
 
     #[test]
@@ -258,10 +304,16 @@ mod tests {
         let syntax = "loaded certificate from '/etc/swanctl/x509/gateway-s.pem'\nno connections found, 0 unloaded\n/etc/swanctl/swanctl.conf:2: syntax error, unexpected '{', expecting NAME or NEWLINE or '}'\ninvalid config file '/etc/swanctl/swanctl.conf'\n";
         assert_eq!(
             problems("gateway-s", syntax),
-            [
-                "gateway-s/swanctl.conf:2: syntax error, unexpected '{', expecting NAME or NEWLINE or '}'",
-                "gateway-s: invalid config file 'gateway-s/swanctl.conf'"
-            ]
+            ["gateway-s/swanctl.conf:2: syntax error, unexpected '{', expecting NAME or NEWLINE or '}'"]
+        );
+        // starter (the legacy format), as it prints a fatal and a skipped setting.
+        let starter = "Starting strongSwan 5.9.8 IPsec [starter]...\n/etc/ipsec.conf:19: missing value for setting 'bogus'\ninvalid config file '/etc/ipsec.conf'\nunable to start strongSwan -- fatal errors in config\n";
+        assert_eq!(problems("gateway-a", starter), ["gateway-a/ipsec.conf:19: missing value for setting 'bogus'"]);
+        let skipped = "Starting strongSwan 5.9.8 IPsec [starter]...\n# unknown keyword 'frobnicate'\n### 1 parsing error (0 fatal) ###\ncharon (36) started after 40 ms\n";
+        assert_eq!(problems("gateway-a", skipped), ["gateway-a/ipsec.conf: unknown keyword 'frobnicate'"]);
+        assert!(
+            problems("gateway-a", "Starting strongSwan 5.9.8 IPsec [starter]...\ncharon (36) started after 40 ms\n")
+                .is_empty()
         );
         assert!(
             problems("gateway-a", "loaded connection 'x'\nsuccessfully loaded 1 connections, 0 unloaded\n").is_empty()

@@ -260,6 +260,10 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
                 Role::Gateway => {
                     spec.devices.push("/dev/net/tun");
                     spec.files.push((dir.join("swanctl"), "/etc/swanctl"));
+                    // A legacy-format lab's own credentials (course mode).
+                    if dir.join("ipsec.d").is_dir() {
+                        spec.files.push((dir.join("ipsec.d"), "/etc/ipsec.d"));
+                    }
                     spec.env.push(("IMGTOOL_ESP".into(), opts.esp.name().into()));
                     spec.env.push(("IMGTOOL_ESP_FAMILIES".into(), nodefiles::esp_families(scenario).join(" ")));
                     if nodefiles::needs_policy_routing(scenario, node) {
