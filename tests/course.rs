@@ -3,7 +3,11 @@
 //! tests/fixtures/course/broken.toml fails exactly its checks, with hints
 //! that say what was observed; a bare testbed takes a student's files with
 //! `lab reload`, restarting nothing; bad lab folders get one line each; the
-//! legacy ipsec.conf format loads, grades and reports its errors.
+//! legacy ipsec.conf format loads, grades and reports its errors; and on
+//! emulated linux/arm64 site-to-site grades as it does natively.
+//! They run the local vpnlab/*:latest images, which tests/bundle.rs (run
+//! before this file by `cargo test`) builds from this checkout for both
+//! platforms; alone, run `imgtool build --no-validate` first.
 //! These tests fail (never skip) without an engine; see scripts/setup-debian.sh.
 
 mod common;
@@ -40,6 +44,13 @@ struct Edit {
 /// The reference solution of `scenario` in `dir`, as a teacher exports it.
 fn solution(dir: &Path, scenario: &str) {
     imgtool(&["lab", "solution", dir.to_str().unwrap(), scenario]).success();
+}
+
+/// The catalogue of broken configurations.
+fn catalogue() -> Catalogue {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/course/broken.toml"))
+        .expect("tests/fixtures/course/broken.toml");
+    toml::from_str(&text).expect("broken.toml")
 }
 
 fn apply(dir: &Path, broken: &Broken) {
@@ -137,9 +148,7 @@ fn the_reference_solution_of_every_scenario_gets_full_marks() {
 #[test]
 fn each_broken_configuration_fails_exactly_its_checks_with_its_hints() {
     let _docker = docker_lock();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/course/broken.toml"))
-        .expect("tests/fixtures/course/broken.toml");
-    let catalogue: Catalogue = toml::from_str(&text).expect("broken.toml");
+    let catalogue = catalogue();
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("reference");
     solution(&reference, "site-to-site");
@@ -292,4 +301,27 @@ fn the_legacy_format_loads_grades_and_reports_errors_and_reload_switches_formats
     assert!(full(&legacy_report, &legacy_checks), "legacy: {legacy_checks:?}");
     assert!(full(&report, &checks), "swanctl after legacy: {checks:?}");
     assert_eq!(before, after, "lab reload restarted a node");
+}
+
+#[test]
+fn on_emulated_arm64_site_to_site_grades_as_natively() {
+    // Full marks there prove that the emulated gateways' native holders
+    // loaded the student's rulesets: without them the firewall probes fail.
+    let _docker = docker_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("reference");
+    solution(&reference, "site-to-site");
+    let legacy = tmp.path().join("legacy");
+    imgtool(&["lab", "solution", legacy.to_str().unwrap(), "--legacy"]).success();
+    let name = "course-arm64";
+    let up = imgtool(&["up", "--lab", reference.to_str().unwrap(), "--name", name, "--platform", "linux/arm64"]);
+    let (report, checks) = graded(name);
+    // lab reload after an edit, into the legacy format.
+    let reload = imgtool(&["lab", "reload", legacy.to_str().unwrap(), "--name", name]);
+    let (legacy_report, legacy_checks) = graded(name);
+    imgtool(&["down", "--name", name]).success();
+    for (run, report, checks) in [(up, report, checks), (reload, legacy_report, legacy_checks)] {
+        let full = checks.values().all(|(p, _)| *p) && report["score"] == report["max"];
+        assert!(run.code == 0 && full, "{checks:?}\n{}", run.describe());
+    }
 }

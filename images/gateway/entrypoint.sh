@@ -7,33 +7,45 @@ set -eu
 . /usr/local/lib/imgtool/node.sh
 . /usr/local/lib/imgtool/strongswan.sh
 net_up
+# qemu-user (an emulated platform) cannot speak nftables' netlink family:
+# imgtool then loads the rulesets from a native helper in this network
+# namespace (the holder) and marks it done with an alias on lo.
+nft_works_here() {
+  nft list tables >/dev/null 2>"$IMGTOOL_RUN/nft.err" && return 0
+  ! grep -q 'Protocol not supported' "$IMGTOOL_RUN/nft.err"
+}
+wait_for_outside_firewall() {
+  log "nft cannot run here (emulated platform?): waiting for the firewall to be loaded from outside"
+  i=0
+  until [ "$(cat /sys/class/net/lo/ifalias 2>/dev/null)" = imgtool-firewall ]; do
+    i=$((i + 1)); [ $i -lt 1200 ] || die "no firewall loaded within 120 s"
+    sleep 0.1
+  done
+  log "firewall loaded from outside"
+}
 if [ -f "$IMGTOOL_CONF/nat.nft" ]; then
   # Course mode (imgtool up --lab/--bare): the student's ruleset, if any,
   # then imgtool's NAT. A student's error goes to lab.log, which imgtool
-  # reports; it never stops the gateway. Until the student's swanctl.conf
+  # reports; it never stops the gateway. Until the student's configuration
   # is loaded, IKE from the peers is dropped (gate.nft), so a peer that
   # initiates early retransmits instead of being told "no proposal chosen",
-  # which charon never retries (strongswan.sh lifts the gate).
+  # which charon never retries (strongswan.sh lifts the gate; on an
+  # emulated platform, imgtool does, from the holder).
   : >"$IMGTOOL_RUN/lab.log"
-  if [ -f "$IMGTOOL_CONF/firewall.nft" ]; then
-    nft -f "$IMGTOOL_CONF/firewall.nft" 2>>"$IMGTOOL_RUN/lab.log" || true
+  if nft_works_here; then
+    if [ -f "$IMGTOOL_CONF/firewall.nft" ]; then
+      nft -f "$IMGTOOL_CONF/firewall.nft" 2>>"$IMGTOOL_RUN/lab.log" || true
+    fi
+    nft -f "$IMGTOOL_CONF/nat.nft" || die "loading imgtool's NAT failed"
+    nft -f "$IMGTOOL_CONF/gate.nft" || die "loading imgtool's IKE gate failed"
+  else
+    wait_for_outside_firewall
   fi
-  nft -f "$IMGTOOL_CONF/nat.nft" || die "loading imgtool's NAT failed"
-  nft -f "$IMGTOOL_CONF/gate.nft" || die "loading imgtool's IKE gate failed"
 else
   [ -f "$IMGTOOL_CONF/firewall.nft" ] || die "no $IMGTOOL_CONF/firewall.nft: a gateway needs its ruleset"
   if ! nft -f "$IMGTOOL_CONF/firewall.nft" 2>"$IMGTOOL_RUN/nft.err"; then
-    # qemu-user (an emulated platform) cannot speak nftables' netlink family:
-    # imgtool then loads the same ruleset from a native helper in this network
-    # namespace and marks it done with an alias on lo. Charon waits for it.
     grep -q 'Protocol not supported' "$IMGTOOL_RUN/nft.err" || { cat "$IMGTOOL_RUN/nft.err" >&2; die "loading the firewall failed"; }
-    log "nft cannot run here (emulated platform?): waiting for the firewall to be loaded from outside"
-    i=0
-    until [ "$(cat /sys/class/net/lo/ifalias 2>/dev/null)" = imgtool-firewall ]; do
-      i=$((i + 1)); [ $i -lt 1200 ] || die "no firewall loaded within 120 s"
-      sleep 0.1
-    done
-    log "firewall loaded from outside"
+    wait_for_outside_firewall
   fi
 fi
 charon_config

@@ -8,6 +8,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::spec::NETNS_SUFFIX;
 use super::{Running, TestbedError, files, state};
 use crate::engine::Engine;
 use crate::lab::{FIREWALL_TARGET, Lab};
@@ -50,6 +51,10 @@ impl Configs {
 /// gateway image looks for them there: images/gateway/entrypoint.sh).
 const NAT_FILE: &str = "nat.nft";
 const GATE_FILE: &str = "gate.nft";
+/// The rulesets of a gateway's state directory, and where they go: what an
+/// emulated gateway's native holder loads for it (`spec::netns_holder`).
+pub const NFT_FILES: [(&str, &str); 3] =
+    [("firewall.nft", FIREWALL_TARGET), (NAT_FILE, "/etc/imgtool/nat.nft"), (GATE_FILE, "/etc/imgtool/gate.nft")];
 /// The gateway image's loader of the student's IKE configuration.
 const LAB_LOAD: &str = "/usr/local/lib/imgtool/lab-load";
 
@@ -104,14 +109,42 @@ pub fn write_gateway(nd: &Path, scenario: &Scenario, node: &Node, lab: Option<&L
     Ok(())
 }
 
+/// The container that runs nft for gateway `node`: the gateway itself, or
+/// on an emulated platform (where qemu-user cannot speak nftables' netlink)
+/// the native holder of its network namespace.
+fn nft_container(tb: &Running, node: &str) -> String {
+    let container = tb.opts.container(node);
+    if tb.opts.platform == tb.opts.native_platform { container } else { format!("{container}{NETNS_SUFFIX}") }
+}
+
+fn gateways(tb: &Running) -> Vec<&Node> {
+    tb.scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).collect()
+}
+
 /// What a gateway reported of the student's files while starting (nft and
 /// swanctl errors), one line per problem, each naming the lab file.
 pub fn start_problems(engine: &Engine, tb: &Running) -> Vec<String> {
-    let gateways: Vec<&Node> = tb.scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).collect();
+    let gateways = gateways(tb);
     let logs = crate::parallel::map(&gateways, |g| {
-        engine.run(&["exec", &tb.opts.container(&g.name), "cat", "/run/imgtool/lab.log"]).unwrap_or_default()
+        let mut containers = vec![tb.opts.container(&g.name)];
+        containers.push(nft_container(tb, &g.name));
+        containers.dedup();
+        let read = |c: &String| engine.run(&["exec", c, "cat", "/run/imgtool/lab.log"]).unwrap_or_default();
+        containers.iter().map(read).collect::<String>()
     });
     gateways.iter().zip(logs).flat_map(|(g, log)| problems(&g.name, &log)).collect()
+}
+
+/// Opens the IKE gates that an emulated testbed's holders loaded (natively,
+/// the gateways open their own once their configuration is loaded; here
+/// `up` has waited for that: a course-mode gateway is healthy once loaded).
+fn open_emulated_gates(engine: &Engine, tb: &Running) {
+    if tb.opts.platform != tb.opts.native_platform {
+        crate::parallel::map(&gateways(tb), |g| {
+            let _ =
+                engine.run(&["exec", &nft_container(tb, &g.name), "nft", "delete", "table", "inet", "imgtool_gate"]);
+        });
+    }
 }
 
 /// One line per error in `output` (nft's or swanctl's), with container
@@ -166,7 +199,7 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
     if tb.record.course == Mode::Finished {
         return Err(TestbedError::NotCourse(tb.opts.name.to_string()));
     }
-    let gateways: Vec<&Node> = tb.scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).collect();
+    let gateways = gateways(tb);
     let state_error = |source| TestbedError::State { path: tb.opts.state.clone(), source };
     // A bare testbed given files is a lab one from now on.
     let record = state::Record { course: Mode::Lab, ..tb.record.clone() };
@@ -186,26 +219,33 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
         let pairs: Vec<(PathBuf, &str)> = sources.iter().map(|(p, c)| (p.clone(), c.as_str())).collect();
         let archive = files::pack(&pairs).map_err(state_error)?;
         engine.run_input(&["cp", "-", &format!("{}:/", tb.opts.container(&g.name))], archive)?;
+        let nft_at = nft_container(tb, &g.name);
+        if nft_at != tb.opts.container(&g.name) {
+            let rulesets: Vec<(PathBuf, &str)> =
+                NFT_FILES.iter().map(|(f, target)| (nd.join(f), *target)).filter(|(p, _)| p.is_file()).collect();
+            engine.run_input(&["cp", "-", &format!("{nft_at}:/")], files::pack(&rulesets).map_err(state_error)?)?;
+        }
         Ok(())
     });
     copied.into_iter().collect::<Result<Vec<_>, _>>()?;
 
-    let exec = |g: &Node, args: &[&str]| {
-        let container = tb.opts.container(&g.name);
+    let exec_in = |container: String, args: &[&str]| {
         let mut all = vec!["exec", container.as_str()];
         all.extend(args);
         engine.output(&all).map(|r| (r.ok(), format!("{}{}", r.stdout, r.stderr)))
     };
+    let exec = |g: &Node, args: &[&str]| exec_in(tb.opts.container(&g.name), args);
+    let nft = |g: &Node, args: &[&str]| exec_in(nft_container(tb, &g.name), args);
     let firewalls = crate::parallel::map(&gateways, |g| -> Result<Vec<String>, TestbedError> {
         let mut found = Vec::new();
         if lab.gateway(&g.name).is_some_and(|f| f.file(FIREWALL_TARGET).is_some()) {
-            let (ok, text) = exec(g, &["nft", "-f", FIREWALL_TARGET])?;
+            let (ok, text) = nft(g, &["nft", "-f", FIREWALL_TARGET])?;
             if !ok {
                 found.extend(problems(&g.name, &text));
             }
         }
         for f in [NAT_FILE, GATE_FILE].map(|f| format!("/etc/imgtool/{f}")) {
-            let (ok, text) = exec(g, &["nft", "-f", &f])?;
+            let (ok, text) = nft(g, &["nft", "-f", &f])?;
             if !ok {
                 found.push(format!("{}: imgtool's {f} did not load: {}", g.name, crate::engine::last_lines(&text, 1)));
             }
@@ -218,7 +258,7 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
         // swanctl exits 0 after a syntax error: the output is judged.
         let format = if lab.gateway(&g.name).is_some_and(|f| f.legacy()) { "legacy" } else { "swanctl" };
         let (ok, text) = exec(g, &[LAB_LOAD, format])?;
-        let _ = exec(g, &["nft", "delete", "table", "inet", "imgtool_gate"]);
+        let _ = nft(g, &["nft", "delete", "table", "inet", "imgtool_gate"]);
         let mut found = problems(&g.name, &text);
         if !ok {
             found.push(format!(
@@ -251,6 +291,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 /// student's files, and (lab mode) a wait of at most [`SETTLE`] until the
 /// initiator of every tunnel holds it as the tunnel check will judge it.
 pub fn settle(engine: &Engine, tb: &Running) -> Vec<String> {
+    open_emulated_gates(engine, tb);
     let found = start_problems(engine, tb);
     if tb.record.course == Mode::Lab {
         wait_for_tunnels(engine, tb);

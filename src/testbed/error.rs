@@ -50,8 +50,6 @@ pub enum TestbedError {
         "testbed {0} runs imgtool's own configuration: start it with `imgtool up --lab DIR` (or --bare) to load a student's files"
     )]
     NotCourse(String),
-    #[error("course mode (--lab, --bare) runs on the daemon's own platform, {native}: leave out --platform {asked}")]
-    CourseEmulated { native: String, asked: String },
     #[error("node {node} did not become healthy: {detail}")]
     Unhealthy { node: String, detail: String },
     #[error("interrupted: removed what this up had made")]

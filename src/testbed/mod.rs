@@ -135,9 +135,6 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let native = daemon.platform.clone();
     let platform = req.platform.clone().unwrap_or_else(|| native.clone());
     let course = req.configs.mode();
-    if course != course::Mode::Finished && platform != native {
-        return Err(TestbedError::CourseEmulated { native, asked: platform });
-    }
     let probes = platform != native || req.esp == Esp::Kernel;
     let (config, images_from) = &match (&req.images, req.build) {
         (Some(_), _) => (config.clone(), "given".to_string()),
@@ -216,7 +213,6 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     stop_if_interrupted()?;
 
     opts.images = pin_images(engine, &opts.images)?;
-    let containers = spec::containers(&scenario, &opts);
 
     // Course mode: certificates for the student to use, whatever --psk says.
     let auth = if req.psk && course == course::Mode::Finished {
@@ -228,6 +224,9 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     let state_error = |source| TestbedError::State { path: state_dir.clone(), source };
     state::claim(&opts.state, &req.name).map_err(state_error)?;
     state::write(&opts.state, &scenario, &text, &auth, &req.configs).map_err(state_error)?;
+    // After the state is written: what a container is given depends on the
+    // files there (course mode's rulesets and a lab's own credentials).
+    let containers = spec::containers(&scenario, &opts);
     let mut record = state::Record {
         testbed: req.name.clone(),
         scenario: scenario.name.clone(),
