@@ -146,7 +146,7 @@ pub enum Command {
     /// Build the images for every platform, validate each platform with the
     /// scenarios' checks, and (with --push) publish them as multi-arch indexes
     #[command(
-        after_help = "Examples:\n  imgtool build --dry-run\n  imgtool build --platform linux/amd64\n  imgtool build --push --registry 127.0.0.1:5000/vpnlab --version 1.2.0\n  imgtool build --platform linux/arm64 --push-by-digest --digests-out arm64.json --registry docker.io/vpnlab"
+        after_help = "Examples:\n  imgtool build --dry-run\n  imgtool build --platform linux/amd64\n  imgtool build --push --registry 127.0.0.1:5000/vpnlab --version 1.2.0\n  imgtool build --platform linux/arm64 --push-by-digest --digests-out arm64.json --registry docker.io/vpnlab\n  imgtool build --builder vpnlab   # a buildx builder with a native arm64 node (buildx/README.md)"
     )]
     Build(BuildArgs),
     /// Assemble and push multi-arch indexes from per-platform digest files
@@ -267,6 +267,9 @@ pub struct BuildArgs {
     /// Build every step again, ignoring the cache (as for a reproducibility check)
     #[arg(long)]
     pub no_cache: bool,
+    /// The buildx builder to build with (`docker buildx ls`; buildx/README.md): default, buildx's current one
+    #[arg(long, value_name = "NAME")]
+    pub builder: Option<String>,
     /// Skip validation (local builds only: refused with --push or --push-by-digest)
     #[arg(long, conflicts_with_all = ["push", "push_by_digest"])]
     pub no_validate: bool,
@@ -298,6 +301,7 @@ impl BuildArgs {
             scenarios: self.scenarios,
             cache: self.cache,
             no_cache: self.no_cache,
+            builder: self.builder,
             dry_run: self.dry_run,
         })
     }

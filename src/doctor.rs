@@ -59,6 +59,7 @@ pub fn run(engine: &Engine, probe_image: Option<&str>, platforms: &[String]) -> 
     // buildx and compose are client plugins: worth checking even with the daemon down.
     out.push(plugin(engine, "buildx", &["buildx", "version"], 1, "docker-buildx"));
     out.push(plugin(engine, "compose", &["compose", "version"], 3, "docker-compose"));
+    out.push(builders(engine, platforms));
     let Some(daemon) = daemon else {
         let skipped = |name: &'static str| finding(name, Level::Warn, "unknown: no Docker daemon", None);
         out.extend(
@@ -141,6 +142,36 @@ fn plugin(engine: &Engine, name: &'static str, args: &[&str], word: usize, packa
         }
         Err(EngineError::NotInstalled) => finding(name, Level::Fail, "docker CLI not found", Some(&fix)),
         Err(_) => finding(name, Level::Fail, "not found", Some(&fix)),
+    }
+}
+
+/// The buildx builders, their drivers, nodes and platforms; a warning when
+/// none of them builds one of the image set's platforms.
+fn builders(engine: &Engine, platforms: &[String]) -> Finding {
+    let all = match crate::builders::list(engine) {
+        Ok(all) => all,
+        Err(e) => return finding("builders", Level::Warn, format!("unknown: {}", short(&e.to_string())), None),
+    };
+    let shown: Vec<String> = all
+        .iter()
+        .map(|b| format!("{} ({}, {} node(s): {})", b.name, b.driver, b.nodes.len(), b.platforms().join(" ")))
+        .collect();
+    let missing: Vec<&String> =
+        platforms.iter().filter(|p| !all.iter().any(|b| b.platforms().contains(&p.as_str()))).collect();
+    if missing.is_empty() {
+        finding("builders", Level::Ok, shown.join("; "), None)
+    } else {
+        let detail = format!(
+            "{}; none builds {}",
+            shown.join("; "),
+            missing.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        finding(
+            "builders",
+            Level::Warn,
+            detail,
+            Some("register QEMU (binfmt) or append a native node: buildx/README.md"),
+        )
     }
 }
 

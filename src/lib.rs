@@ -9,6 +9,7 @@
 //! scenario and reads it back.
 
 pub mod build;
+pub mod builders;
 pub mod bundle;
 pub mod check;
 pub mod cli;

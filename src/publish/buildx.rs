@@ -83,6 +83,9 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     if plan.no_cache {
         args.push("--no-cache".into());
     }
+    if let Some(builder) = &plan.builder {
+        args.push(format!("--builder={builder}"));
+    }
     args.push(context.display().to_string());
     let epoch = plan.epoch.to_string();
     let task = progress.task(format!("{image} {platform}"));

@@ -71,6 +71,9 @@ pub fn build(engine: &Engine, config: &Config, req: &BuildRequest, quiet: bool) 
         return Ok(0);
     }
     crate::daemon::require_plugin(engine, "buildx")?;
+    if let Some(name) = &plan.builder {
+        crate::builders::require(engine, name)?;
+    }
     // The imgtool image's binaries are checked before any build starts.
     for spec in plan.images.iter().filter_map(|i| config.image(i)) {
         crate::build::imgtool_image_args(config, spec, &plan.platforms, "")?;
@@ -163,6 +166,7 @@ pub fn merge(config: &Config, req: &MergeRequest) -> Result<u8> {
         target,
         cache: None,
         no_cache: false,
+        builder: None,
         scenarios: Vec::new(),
         validation: Validation::Run,
     };

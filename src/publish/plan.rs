@@ -25,6 +25,8 @@ pub struct Plan {
     pub target: Target,
     pub cache: Option<Cache>,
     pub no_cache: bool,
+    /// A named buildx builder; `None`: buildx's current one.
+    pub builder: Option<String>,
     pub scenarios: Vec<String>,
     pub validation: Validation,
 }
@@ -195,7 +197,19 @@ pub fn plan(config: &Config, req: &BuildRequest) -> Result<Plan, RequestError> {
         crate::scenario::Scenario::load(s)?;
     }
     let target = target(config, &req.destination, &revision, &images)?;
-    Ok(Plan { images, platforms, revision, epoch, target, cache, no_cache: req.no_cache, scenarios, validation })
+    let builder = req.builder.clone();
+    Ok(Plan {
+        images,
+        platforms,
+        revision,
+        epoch,
+        target,
+        cache,
+        no_cache: req.no_cache,
+        builder,
+        scenarios,
+        validation,
+    })
 }
 
 impl Plan {
@@ -219,6 +233,7 @@ impl Plan {
             None => "the builder's own".into(),
         };
         let _ = writeln!(out, "cache      {cache}");
+        let _ = writeln!(out, "builder    {}", self.builder.as_deref().unwrap_or("buildx's current one"));
         let _ = writeln!(out, "publish    {publish}");
         for image in &self.images {
             for repo in self.target.repositories(image) {
@@ -278,6 +293,7 @@ mod tests {
             scenarios: vec!["site-to-site".into()],
             cache: None,
             no_cache: false,
+            builder: None,
             push: Push::Indexes { digests_out: None },
             destination: Destination::default(),
             dry_run: true,

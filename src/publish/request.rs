@@ -98,6 +98,8 @@ pub struct BuildRequest {
     /// A local directory or a registry reference.
     pub cache: Option<String>,
     pub no_cache: bool,
+    /// A named buildx builder; `None`: buildx's current one.
+    pub builder: Option<String>,
     pub push: Push,
     pub destination: Destination,
     /// Check everything, print the plan, and stop.
