@@ -81,6 +81,20 @@ fn graded(name: &str) -> (serde_json::Value, BTreeMap<String, (bool, String)>) {
     (report, checks)
 }
 
+/// Each container of testbed `name` with the time it started, to tell
+/// whether anything restarted.
+fn start_times(name: &str) -> String {
+    let list = format!("docker ps -q --filter label=imgtool.testbed={name}");
+    sh(&format!("{list} | xargs docker inspect --format '{{{{.Name}}}} {{{{.State.StartedAt}}}}' | sort"))
+        .success()
+        .stdout
+}
+
+/// Every check passed, at full marks.
+fn full_marks(report: &serde_json::Value, checks: &BTreeMap<String, (bool, String)>) -> bool {
+    checks.values().all(|(p, _)| *p) && report["score"] == report["max"]
+}
+
 /// Brings up `dir` as testbed `name`, returns what failed that should not
 /// have and what passed that should have failed; leaves nothing running.
 fn judge(broken: &Broken, name: &str, dir: &Path) -> Vec<String> {
@@ -185,9 +199,7 @@ fn a_bare_testbed_takes_the_students_files_without_restarting_a_node() {
         imgtool(&["down", "--name", name]);
     }
     up.success();
-    let started = || {
-        sh(&format!("docker ps -q --filter label=imgtool.testbed={name} | xargs docker inspect --format '{{{{.Name}}}} {{{{.State.StartedAt}}}}' | sort")).success().stdout
-    };
+    let started = || start_times(name);
     let before = started();
     let sas = imgtool(&["exec", "gateway-a", "--name", name, "--", "swanctl", "--list-conns"]).success();
     assert!(sas.stdout.trim().is_empty(), "a bare gateway has no connection:\n{}", sas.describe());
@@ -228,7 +240,7 @@ fn a_bare_testbed_takes_the_students_files_without_restarting_a_node() {
     let (report, checks) = graded(name);
     let after = started();
     imgtool(&["down", "--name", name]).success();
-    assert!(checks.values().all(|(p, _)| *p) && report["score"] == report["max"], "{checks:?}");
+    assert!(full_marks(&report, &checks), "{checks:?}");
     assert_eq!(before, after, "lab reload restarted a node");
 }
 
@@ -268,9 +280,7 @@ fn the_legacy_format_loads_grades_and_reports_errors_and_reload_switches_formats
     }
     let up = up.success();
     assert!(up.stdout.contains("score: 0/") && !up.stderr.contains("ipsec.conf"), "{}", up.describe());
-    let started = || {
-        sh(&format!("docker ps -q --filter label=imgtool.testbed={name} | xargs docker inspect --format '{{{{.Name}}}} {{{{.State.StartedAt}}}}' | sort")).success().stdout
-    };
+    let started = || start_times(name);
     let before = started();
 
     let answers = tmp.path().join("answers");
@@ -295,11 +305,8 @@ fn the_legacy_format_loads_grades_and_reports_errors_and_reload_switches_formats
     let (report, checks) = graded(name);
     let after = started();
     imgtool(&["down", "--name", name]).success();
-    let full = |r: &serde_json::Value, c: &BTreeMap<String, (bool, String)>| {
-        c.values().all(|(p, _)| *p) && r["score"] == r["max"]
-    };
-    assert!(full(&legacy_report, &legacy_checks), "legacy: {legacy_checks:?}");
-    assert!(full(&report, &checks), "swanctl after legacy: {checks:?}");
+    assert!(full_marks(&legacy_report, &legacy_checks), "legacy: {legacy_checks:?}");
+    assert!(full_marks(&report, &checks), "swanctl after legacy: {checks:?}");
     assert_eq!(before, after, "lab reload restarted a node");
 }
 
@@ -321,7 +328,6 @@ fn on_emulated_arm64_site_to_site_grades_as_natively() {
     let (legacy_report, legacy_checks) = graded(name);
     imgtool(&["down", "--name", name]).success();
     for (run, report, checks) in [(up, report, checks), (reload, legacy_report, legacy_checks)] {
-        let full = checks.values().all(|(p, _)| *p) && report["score"] == report["max"];
-        assert!(run.code == 0 && full, "{checks:?}\n{}", run.describe());
+        assert!(run.code == 0 && full_marks(&report, &checks), "{checks:?}\n{}", run.describe());
     }
 }
