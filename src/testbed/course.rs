@@ -55,6 +55,12 @@ const GATE_FILE: &str = "gate.nft";
 /// emulated gateway's native holder loads for it (`spec::netns_holder`).
 pub const NFT_FILES: [(&str, &str); 3] =
     [("firewall.nft", FIREWALL_TARGET), (NAT_FILE, "/etc/imgtool/nat.nft"), (GATE_FILE, "/etc/imgtool/gate.nft")];
+/// The rulesets of [`NFT_FILES`] that gateway state directory `dir` holds
+/// (a bare gateway has no student firewall), with their container paths.
+pub fn rulesets(dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    NFT_FILES.iter().map(|(file, target)| (dir.join(file), *target)).filter(|(path, _)| path.is_file()).collect()
+}
+
 /// The gateway image's loader of the student's IKE configuration.
 const LAB_LOAD: &str = "/usr/local/lib/imgtool/lab-load";
 
@@ -221,9 +227,8 @@ pub fn reload(engine: &Engine, tb: &Running, lab: &Lab) -> Result<Vec<String>, T
         engine.run_input(&["cp", "-", &format!("{}:/", tb.opts.container(&g.name))], archive)?;
         let nft_at = nft_container(tb, &g.name);
         if nft_at != tb.opts.container(&g.name) {
-            let rulesets: Vec<(PathBuf, &str)> =
-                NFT_FILES.iter().map(|(f, target)| (nd.join(f), *target)).filter(|(p, _)| p.is_file()).collect();
-            engine.run_input(&["cp", "-", &format!("{nft_at}:/")], files::pack(&rulesets).map_err(state_error)?)?;
+            let archive = files::pack(&rulesets(&nd)).map_err(state_error)?;
+            engine.run_input(&["cp", "-", &format!("{nft_at}:/")], archive)?;
         }
         Ok(())
     });

@@ -320,7 +320,7 @@ fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
         networks: std::mem::take(&mut gateway.networks),
         cap_add: vec!["NET_ADMIN"],
         sysctls: std::mem::take(&mut gateway.sysctls),
-        files: holder_files(&opts.node_dir(&gateway.node)),
+        files: super::course::rulesets(&opts.node_dir(&gateway.node)),
         labels,
         entrypoint: Some("sh"),
         command: [
@@ -332,17 +332,6 @@ fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
     };
     gateway.namespace_of = Some(holder.name.clone());
     holder
-}
-
-/// The rulesets a holder loads, from the gateway's state directory: its
-/// firewall, or in course mode the student's (if any), imgtool's NAT and
-/// the IKE gate (`course::write_gateway`). Never the gateway's keys.
-fn holder_files(dir: &std::path::Path) -> Vec<(PathBuf, &'static str)> {
-    super::course::NFT_FILES
-        .iter()
-        .map(|(file, target)| (dir.join(file), *target))
-        .filter(|(path, _)| path.is_file())
-        .collect()
 }
 
 fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, String)> {
