@@ -3,7 +3,8 @@
 # the images already present, N runs of `imgtool up` (wall seconds from the
 # command to all checks green), the testbed's peak memory (summed over the
 # nine nodes' cgroups, as imgtool reports it) and `imgtool down` seconds.
-# Prints a Markdown table for docs/benchmarks.md.
+# Prints a Markdown table for docs/benchmarks.md, then one of where the
+# time of `up` goes: each phase as `up -v` reports it (min / median / max).
 #
 #   scripts/bench-testbed.sh [RUNS] [PLATFORM...]
 #   SCENARIOS="site-to-site" scripts/bench-testbed.sh 50 linux/amd64
@@ -21,6 +22,8 @@ cargo build --release --quiet
 read -r -a bin <<<"${IMGTOOL_CMD:-target/release/imgtool}"
 [ -n "${IMGTOOL_CMD:-}" ] || export IMGTOOL_STATE_DIR=${IMGTOOL_STATE_DIR:-$(mktemp -d)}
 name=bench
+phases=$(mktemp)
+trap 'rm -f "$phases"' EXIT
 
 now() { date +%s.%N; }
 stats() { # min median max of the numbers on stdin
@@ -37,8 +40,9 @@ for platform in "${platforms[@]}"; do
     ups=() downs=() mems=() failed=0
     for _ in $(seq "$runs"); do
       t0=$(now)
-      if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q "${up_args[@]}" 2>&1); then
+      if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q -v "${up_args[@]}" 2>&1); then
         t1=$(now)
+        echo "$out" | sed -n "s/^phase  *\([0-9.]*\)  \(.*\)/$scenario $platform|\2|\1/p" >>"$phases"
         ups+=("$(awk "BEGIN {print $t1 - $t0}")")
         mems+=("$(echo "$out" | sed -n 's/^memory .*peak \([0-9.]*\) MiB.*/\1/p')")
       else
@@ -54,4 +58,13 @@ for platform in "${platforms[@]}"; do
     mmax=$(printf '%s\n' "${mems[@]}" | grep . | sort -g | tail -1)
     echo "| $scenario | $platform | $runs | $failed | $umin / $umed / $umax | ${mmax:--} | $dmed / $dmax |"
   done
+done
+
+echo
+echo "| scenario platform | phase of up | s (min / median / max) |"
+echo "|---|---|---|"
+# In the order the phases first came.
+cut -d'|' -f1,2 "$phases" | awk '!seen[$0]++' | while IFS='|' read -r where phase; do
+  read -r pmin pmed pmax < <(awk -F'|' -v w="$where" -v p="$phase" '$1 == w && $2 == p {print $3}' "$phases" | stats)
+  echo "| $where | $phase | $pmin / $pmed / $pmax |"
 done

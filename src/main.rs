@@ -159,6 +159,13 @@ fn run(cli: Cli) -> Result<u8> {
                     Err(why) => format!("unknown ({why})"),
                 }
             );
+            if cli.verbose {
+                // Where the time went, for the next person (scripts/bench-testbed.sh reads these lines).
+                println!("\nphase  seconds  step");
+                for (step, took) in progress.phases() {
+                    println!("phase  {:7.3}  {step}", took.as_secs_f64());
+                }
+            }
             if let (Some(report), Some(dir)) = (&report, &lab) {
                 // The testbed is up, which is what `up` was for; the score is the student's to raise.
                 if !report.full_marks {

@@ -11,6 +11,8 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
     quiet: bool,
+    /// When each step began, for [`Progress::phases`] (`up -v`).
+    marks: std::sync::Mutex<Vec<(Duration, String)>>,
 }
 
 /// One line of its own for a unit of work (an image on a platform): a
@@ -49,7 +51,7 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });
-        Progress { multi, bar, start: Instant::now(), quiet }
+        Progress { multi, bar, start: Instant::now(), quiet, marks: Default::default() }
     }
 
     /// A line of its own for `label` (see [`Task`]).
@@ -69,10 +71,13 @@ impl Progress {
 
     /// A silent reporter, for library callers and tests.
     pub fn hidden() -> Progress {
-        Progress { multi: MultiProgress::new(), bar: None, start: Instant::now(), quiet: true }
+        Progress { multi: MultiProgress::new(), bar: None, start: Instant::now(), quiet: true, marks: Default::default() }
     }
 
     pub fn step(&self, msg: impl AsRef<str>) {
+        if let Ok(mut marks) = self.marks.lock() {
+            marks.push((self.elapsed(), msg.as_ref().to_string()));
+        }
         match &self.bar {
             Some(bar) => bar.set_message(msg.as_ref().to_string()),
             None if !self.quiet => {
@@ -97,6 +102,22 @@ impl Progress {
         self.start.elapsed()
     }
 
+    /// Each step so far and how long it took (until the next step began,
+    /// the last one until now), after "(start)" for the time before the
+    /// first. Steps of parallel work overlap, so they are read in order.
+    pub fn phases(&self) -> Vec<(String, Duration)> {
+        let marks = self.marks.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut out = Vec::new();
+        if let Some((first, _)) = marks.first() {
+            out.push(("(start)".to_string(), *first));
+        }
+        for (i, (at, msg)) in marks.iter().enumerate() {
+            let end = marks.get(i + 1).map_or_else(|| self.elapsed(), |(next, _)| *next);
+            out.push((msg.clone(), end.saturating_sub(*at)));
+        }
+        out
+    }
+
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -107,5 +128,25 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_last_until_the_next_step_and_the_last_until_now() {
+        let p = Progress::hidden();
+        std::thread::sleep(Duration::from_millis(20));
+        p.step("one");
+        std::thread::sleep(Duration::from_millis(30));
+        p.step("two");
+        let phases = p.phases();
+        let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["(start)", "one", "two"]);
+        assert!(phases[0].1 >= Duration::from_millis(20) && phases[1].1 >= Duration::from_millis(30), "{phases:?}");
+        let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+        assert!(total <= p.elapsed(), "{phases:?}");
     }
 }
