@@ -71,7 +71,13 @@ impl Progress {
 
     /// A silent reporter, for library callers and tests.
     pub fn hidden() -> Progress {
-        Progress { multi: MultiProgress::new(), bar: None, start: Instant::now(), quiet: true, marks: Default::default() }
+        Progress {
+            multi: MultiProgress::new(),
+            bar: None,
+            start: Instant::now(),
+            quiet: true,
+            marks: Default::default(),
+        }
     }
 
     pub fn step(&self, msg: impl AsRef<str>) {

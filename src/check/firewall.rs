@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use super::{CheckKind, CheckResult};
 use crate::engine::Engine;
 use crate::scenario::{Role, Scenario};
-use crate::testbed::spec::OBSERVER;
 use crate::testbed::{Running, TestbedError};
 
 /// One firewall probe from the router: `addr` must not answer; `via` adds a
@@ -73,7 +72,7 @@ pub(super) fn run(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, Tes
             });
         }
     }
-    let out = engine.run(&["exec", &tb.opts.container(OBSERVER), "sh", "-c", &probe_script(&probes)])?;
+    let out = engine.run(&["exec", &tb.opts.router_namespace(s), "sh", "-c", &probe_script(&probes)])?;
     let blocked = |i: usize| out.lines().any(|l| l == format!("{i} blocked"));
     let mut results = Vec::new();
     for g in s.nodes_with(Role::Gateway) {

@@ -21,7 +21,6 @@ use std::net::IpAddr;
 use crate::engine::Engine;
 use crate::progress::Progress;
 use crate::scenario::Role;
-use crate::testbed::spec::OBSERVER;
 use crate::testbed::{Running, TestbedError};
 
 pub use crate::scenario::CheckKind;
@@ -83,15 +82,20 @@ fn nodes_running(engine: &Engine, tb: &Running) -> Result<CheckResult, TestbedEr
 
 pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<CheckResult>, TestbedError> {
     let s = &tb.scenario;
-    let (nodes, tunnel_results) = std::thread::scope(|sc| {
+    // The firewall probes run beside the tunnel checks, not beside the
+    // capture: the router's probes would be clear traffic on its links.
+    progress.step("checking nodes and tunnels; probing the gateways' firewalls from the router");
+    let (nodes, tunnel_results, firewall_results) = std::thread::scope(|sc| {
         let n = sc.spawn(|| nodes_running(engine, tb));
-        (n.join().expect("node thread panicked"), tunnels::run(engine, tb))
+        let f = sc.spawn(|| firewall::run(engine, tb));
+        let t = tunnels::run(engine, tb);
+        (n.join().expect("node thread panicked"), t, f.join().expect("firewall thread panicked"))
     });
     let mut results = vec![nodes?];
     results.extend(tunnel_results?);
 
     progress.step("capturing on the router while clients call the server");
-    let observer = tb.opts.container(OBSERVER);
+    let observer = tb.opts.router_namespace(s);
     engine.run(&[
         "exec", &observer, "sh", "-c",
         "rm -f /tmp/cap.pcap /tmp/cap.err; tcpdump -i any -n -U --immediate-mode -w /tmp/cap.pcap </dev/null >/dev/null 2>/tmp/cap.err & echo $! >/tmp/cap.pid; \
@@ -129,9 +133,7 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
          while [ -e /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do sleep 0.01; done; cat /tmp/cap.pcap",
     ])?;
     results.extend(judge_capture(&pcap, &pattern, &hex));
-
-    progress.step("probing the gateways' firewalls from the router");
-    results.extend(firewall::run(engine, tb)?);
+    results.extend(firewall_results?);
     Ok(results)
 }
 

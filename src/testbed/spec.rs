@@ -130,6 +130,17 @@ impl Options {
     pub fn network(&self, net: &str) -> String {
         format!("{}-{net}", self.name)
     }
+    /// The container that captures and probes in the router's network
+    /// namespace: the router itself on a native platform, else its native
+    /// observer (see [`containers`]).
+    pub fn router_namespace(&self, scenario: &Scenario) -> String {
+        if self.platform == self.native_platform {
+            self.container(&scenario.router().name)
+        } else {
+            self.container(OBSERVER)
+        }
+    }
+
     pub fn node_dir(&self, node: &str) -> PathBuf {
         self.state.join("nodes").join(node)
     }
@@ -281,7 +292,12 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
             specs.iter_mut().filter(|c| c.devices.contains(&"/dev/net/tun")).map(|gw| netns_holder(gw, opts)).collect();
         specs.extend(holders);
     }
-    // Native, so captures and probes hold on emulated platforms too.
+    // On a native platform the router's own tools capture and probe (one
+    // container less to start); an emulated router's namespace belongs to a
+    // native observer, so that captures and probes hold there too.
+    if opts.platform == opts.native_platform {
+        return specs;
+    }
     let router = specs.iter_mut().find(|c| c.node == scenario.router().name).expect("a scenario has a router");
     let observer = ContainerSpec {
         kind: Kind::Observer,
