@@ -24,6 +24,7 @@ pub mod lab;
 pub mod mirror;
 pub mod nodefiles;
 pub mod parallel;
+pub mod pki;
 pub mod progress;
 pub mod publish;
 pub mod reference;

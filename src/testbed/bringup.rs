@@ -1,5 +1,5 @@
-//! Bringing a planned testbed into being, all on the daemon's side:
-//! credentials (a pki container whose stdout is a tar), veth parents and the
+//! Bringing a planned testbed into being: credentials (in-process), then on
+//! the daemon's side veth parents and the
 //! macvlan probe (a host-network helper), networks, then containers created,
 //! given their files with `docker cp` and started side by side (on emulated
 //! platforms, the native holders of the gateways' namespaces first); then
@@ -34,17 +34,15 @@ pub(super) fn credentials_and_driver(
     docker_desktop: bool,
     auth: &Auth,
 ) -> Result<DriverPick, TestbedError> {
+    // In-process, on imgtool's side: no container, and the CA key is never written.
     let pki = || -> Result<(), TestbedError> {
         if !matches!(auth, Auth::Certificates) {
             return Ok(());
         }
-        let mut args = strings(&["run", "--rm", "--network=none", "--platform", &opts.native_platform]);
-        args.extend(strings(&["--entrypoint", "sh", &opts.images.native_gateway, "-c", state::PKI_SCRIPT, "sh"]));
-        args.extend(state::pki_args(scenario, &opts.name));
-        let archive = engine.run_bytes(&args)?;
-        files::unpack_private(&archive, &opts.state)
-            .map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
-        Ok(())
+        let (ca, gateways) = state::pki_subjects(scenario, &opts.name);
+        let files = crate::pki::issue(&ca, &gateways).map_err(|e| TestbedError::Certificates(e.to_string()))?;
+        state::write_credentials(&opts.state, &files)
+            .map_err(|source| TestbedError::State { path: opts.state.clone(), source })
     };
     let bridge_only = choice == DriverChoice::Bridge || (choice == DriverChoice::Auto && docker_desktop);
     let veths = || -> Result<Option<String>, TestbedError> {

@@ -36,6 +36,8 @@ pub enum TestbedError {
         "--driver macvlan: macvlan does not work on the daemon's side ({0}): run with --driver auto or --driver bridge"
     )]
     NoMacvlan(String),
+    #[error("cannot make the testbed's certificates: {0}; run with --psk to use a pre-shared key instead")]
+    Certificates(String),
     #[error("cannot write the testbed state in {path}: {source}")]
     State { path: PathBuf, source: std::io::Error },
     #[error("{kind} {name} already exists and is not part of testbed {testbed}: remove it or pick another --name")]

@@ -1,13 +1,10 @@
 //! Node files travel as tar streams, never as bind mounts: into a created
-//! (not yet started) container with `docker cp -`, and out of the pki helper
-//! on its stdout. Both go through the daemon's API, so they work where the
-//! daemon cannot see this client's paths (Docker Desktop, remote daemons,
-//! imgtool in a container).
+//! (not yet started) container with `docker cp -`, through the daemon's API,
+//! so they work where the daemon cannot see this client's paths (Docker
+//! Desktop, remote daemons, imgtool in a container).
 
 use std::io;
-use std::path::{Component, Path, PathBuf};
-
-use super::state;
+use std::path::{Path, PathBuf};
 
 /// Mode of every file given to a node: keys among them, so owner-only.
 const FILE_MODE: u32 = 0o600;
@@ -69,40 +66,6 @@ fn append_dir(tar: &mut tar::Builder<Vec<u8>>, dir: &Path, at: &Path, skip: &[&P
     Ok(())
 }
 
-/// Unpacks the regular files of `archive` under `dir`, private to the user
-/// (directories 0700, files 0600). Only plain relative paths are accepted:
-/// an entry with `..`, a root or a link is an error, not a write elsewhere.
-pub fn unpack_private(archive: &[u8], dir: &Path) -> io::Result<usize> {
-    let mut count = 0;
-    for entry in tar::Archive::new(archive).entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        if !path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("refusing tar entry {}", path.display())));
-        }
-        let dest = dir.join(&path);
-        match entry.header().entry_type() {
-            tar::EntryType::Directory => state::private_dir(&dest)?,
-            tar::EntryType::Regular => {
-                if let Some(parent) = dest.parent() {
-                    state::private_dir(parent)?;
-                }
-                let mut text = String::new();
-                io::Read::read_to_string(&mut entry, &mut text)?;
-                state::write_private(&dest, &text)?;
-                count += 1;
-            }
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("refusing tar entry {} of type {other:?}", path.display()),
-                ));
-            }
-        }
-    }
-    Ok(count)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,32 +116,5 @@ mod tests {
         let archive = pack(&[(tmp.path().join("firewall.nft"), "/etc/imgtool/firewall.nft")]).unwrap();
         let names: Vec<String> = listing(&archive).into_iter().map(|(n, _, _)| n).collect();
         assert_eq!(names, ["etc/imgtool", "etc/imgtool/firewall.nft"]);
-    }
-
-    #[test]
-    fn unpack_writes_private_files_and_refuses_escapes() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = header(tar::EntryType::Regular, 0o644, 3);
-        b.append_data(&mut h, "nodes/gw/swanctl/x509/gw.pem", &b"PEM"[..]).unwrap();
-        let good = b.into_inner().unwrap();
-        assert_eq!(unpack_private(&good, tmp.path()).unwrap(), 1);
-        let pem = tmp.path().join("nodes/gw/swanctl/x509/gw.pem");
-        assert_eq!(std::fs::read_to_string(&pem).unwrap(), "PEM");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-
-        // A hand-made header with `..`: the tar crate refuses to build one.
-        let mut evil = good.clone();
-        evil[..100].fill(0);
-        evil[..14].copy_from_slice(b"../escaped.txt");
-        let mut h = tar::Header::from_byte_slice(&evil[..512]).clone();
-        h.set_cksum();
-        evil[..512].copy_from_slice(h.as_bytes());
-        assert!(unpack_private(&evil, tmp.path()).is_err());
-        assert!(!tmp.path().parent().unwrap().join("escaped.txt").exists());
     }
 }

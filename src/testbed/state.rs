@@ -150,34 +150,22 @@ pub fn random_psk() -> io::Result<String> {
     Ok(random_bytes::<32>()?.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// strongSwan's `pki` in a throwaway gateway container on the daemon's side
-/// (`sh -c PKI_SCRIPT sh CA_DN GATEWAY...`): a fresh CA and one certificate
-/// per gateway, sent back as a tar of `nodes/<gateway>/swanctl/...` on
-/// stdout and nothing else. The CA key never leaves the container.
-pub const PKI_SCRIPT: &str = r#"set -eu
-umask 077
-mkdir -p /tmp/pki /tmp/out
-cd /tmp/pki
-ca_dn=$1
-shift
-pki --gen --type ed25519 --outform pem >ca.key
-pki --self --ca --lifetime 30 --in ca.key --type priv --dn "$ca_dn" --outform pem >ca.pem
-for g in "$@"; do
-  d=/tmp/out/nodes/$g/swanctl
-  mkdir -p "$d/pkcs8" "$d/x509" "$d/x509ca"
-  pki --gen --type ed25519 --outform pem >"$d/pkcs8/$g.key"
-  pki --pub --in "$d/pkcs8/$g.key" --type priv |
-    pki --issue --lifetime 30 --cacert ca.pem --cakey ca.key --dn "CN=$g" --san "$g" --flag serverAuth --outform pem \
-      >"$d/x509/$g.pem"
-  cp ca.pem "$d/x509ca/ca.pem"
-done
-tar -c -C /tmp/out nodes
-"#;
+/// The testbed's CA name and its gateways, for [`crate::pki::issue`].
+pub fn pki_subjects(scenario: &Scenario, testbed: &TestbedName) -> (String, Vec<String>) {
+    let gateways = scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).map(|n| n.name.clone()).collect();
+    (format!("imgtool {testbed} CA"), gateways)
+}
 
-/// The arguments of [`PKI_SCRIPT`]: the CA's DN, then every gateway.
-pub fn pki_args(scenario: &Scenario, testbed: &TestbedName) -> Vec<String> {
-    let gateways = scenario.nodes.iter().filter(|n| nodefiles::is_gateway(n)).map(|n| n.name.clone());
-    std::iter::once(format!("CN=imgtool {testbed} CA")).chain(gateways).collect()
+/// Writes [`crate::pki::issue`]'s files under `dir`, private to the user.
+pub fn write_credentials(dir: &Path, files: &[crate::pki::CredentialFile]) -> io::Result<()> {
+    for f in files {
+        let dest = dir.join(&f.path);
+        if let Some(parent) = dest.parent() {
+            private_dir(parent)?;
+        }
+        write_private(&dest, &f.pem)?;
+    }
+    Ok(())
 }
 
 /// What `up` chose, recorded once so that later commands (`check`, `status`,
@@ -295,10 +283,28 @@ mod tests {
     }
 
     #[test]
-    fn pki_gets_the_gateways_as_arguments() {
+    fn credentials_are_written_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = crate::pki::issue("imgtool t CA", &["gw".to_string()]).unwrap();
+        write_credentials(tmp.path(), &files).unwrap();
+        let key = tmp.path().join("nodes/gw/swanctl/pkcs8/gw.key");
+        assert_eq!(fs::read_to_string(&key).unwrap(), files[0].pem);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!((mode(&key), mode(key.parent().unwrap())), (0o600, 0o700));
+        }
+    }
+
+    #[test]
+    fn the_ca_is_named_after_the_testbed_and_every_gateway_gets_a_certificate() {
         let s = Scenario::load("site-to-site").unwrap();
-        assert_eq!(pki_args(&s, &tb("t")), ["CN=imgtool t CA", "gateway-a", "gateway-b", "gateway-s"]);
-        assert!(!PKI_SCRIPT.contains("gateway-a"), "values are arguments, not script text");
+        let (ca, gateways) = pki_subjects(&s, &tb("t"));
+        assert_eq!(
+            (ca.as_str(), gateways),
+            ("imgtool t CA", vec!["gateway-a".into(), "gateway-b".into(), "gateway-s".into()])
+        );
     }
 
     #[test]
