@@ -42,7 +42,8 @@ for platform in "${platforms[@]}"; do
       t0=$(now)
       if out=$("${bin[@]}" up "$scenario" --name $name --platform "$platform" -q -v "${up_args[@]}" 2>&1); then
         t1=$(now)
-        echo "$out" | sed -n "s/^phase  *\([0-9.]*\)  \(.*\)/$scenario $platform|\2|\1/p" >>"$phases"
+        echo "$out" | awk -v w="$scenario $platform" \
+          '$1 == "phase" && $2 ~ /^[0-9.]+$/ {s = $0; sub(/^phase +[0-9.]+  /, "", s); print w "|" s "|" $2}' >>"$phases"
         ups+=("$(awk "BEGIN {print $t1 - $t0}")")
         mems+=("$(echo "$out" | sed -n 's/^memory .*peak \([0-9.]*\) MiB.*/\1/p')")
       else

@@ -1,5 +1,6 @@
-//! One image for one platform with `docker buildx`: into an OCI layout
-//! (reproducible: SOURCE_DATE_EPOCH from the commit, timestamps rewritten),
+//! One image for one platform with `docker buildx`: into an OCI layout kept
+//! between builds (`layouts`; reproducible: SOURCE_DATE_EPOCH from the
+//! commit, timestamps rewritten),
 //! then loaded into the local store under its digest, which is what the
 //! validation gate runs and what is pushed.
 
@@ -25,6 +26,8 @@ pub struct Built {
     /// names (BuildKit resolves a digest reference remotely, a tag locally).
     pub tag: String,
     pub digest: String,
+    /// Held until the push is done: another build must not trim this layout meanwhile.
+    pub held: std::sync::Arc<super::layouts::Layout>,
 }
 
 fn arch(platform: &str) -> &str {
@@ -55,7 +58,9 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     let context =
         config.context(spec).with_context(|| format!("no Dockerfile for {image} under {}", spec.context.display()))?;
     let common = config.common_context().context("no images/common directory")?;
-    let layout = work.join(format!("{image}-{}", arch(platform)));
+    let held = super::layouts::Layout::open(image, arch(platform))?;
+    let layout = held.dir.clone();
+    let metadata_file = work.join(format!("{image}-{}.json", arch(platform)));
     let name = format!("imgtool.local/{image}:{}-{}", plan.short(), arch(platform));
     let mut args: Vec<String> = vec![
         "buildx".into(),
@@ -66,6 +71,7 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         "--sbom=false".into(),
         format!("--build-context=common={}", common.display()),
         format!("--output=type=oci,tar=false,dest={},name={name},rewrite-timestamp=true", layout.display()),
+        format!("--metadata-file={}", metadata_file.display()),
     ];
     for (k, v) in metadata(config, plan, image) {
         args.push(format!("--label={k}={v}"));
@@ -97,7 +103,8 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     if !run.ok() {
         bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
     }
-    let digest = layout_digest(&layout)?;
+    let digest = built_digest(&metadata_file)?;
+    held.keep_only(&digest)?;
     // A no-op rebuild gives a digest the local store already has.
     let by_digest = format!("imgtool.local/{image}@{digest}");
     let loaded = engine.output(&["image", "inspect", "--format", "{{.Id}}", &by_digest])?.ok();
@@ -112,16 +119,17 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     }
     engine.run(&["tag", &by_digest, &name])?;
     task.finish(&format!("built {digest}"));
-    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
+    let held = std::sync::Arc::new(held);
+    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest, held })
 }
 
-/// The digest of the one image manifest an OCI layout's index.json lists.
-fn layout_digest(layout: &Path) -> Result<String> {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json"))?)?;
-    index["manifests"][0]["digest"]
+/// The digest of the image manifest buildx exported, from its metadata file.
+fn built_digest(metadata_file: &Path) -> Result<String> {
+    let metadata: serde_json::Value = serde_json::from_slice(&std::fs::read(metadata_file)?)?;
+    metadata["containerimage.digest"]
         .as_str()
         .map(String::from)
-        .with_context(|| format!("{} lists no manifest", layout.join("index.json").display()))
+        .with_context(|| format!("{} names no image digest", metadata_file.display()))
 }
 
 /// The failing step of a buildx log: from its `Dockerfile:N` excerpt (or the

@@ -6,6 +6,7 @@
 //! assembled and pushed under every tag (`push`, over `registry`).
 
 mod buildx;
+mod layouts;
 mod plan;
 mod push;
 mod request;
@@ -82,14 +83,19 @@ pub fn build(engine: &Engine, config: &Config, req: &BuildRequest, quiet: bool) 
     let work = tempfile::Builder::new().prefix("imgtool-build-").tempdir()?;
     // Platforms build side by side (each in dependency order): the exports
     // are mostly I/O, and a no-op rebuild is mostly exports.
+    // Within a platform, the images whose base is built go side by side.
     let per_platform = crate::parallel::map(&plan.platforms, |platform| -> Result<Vec<Built>> {
         let mut built: Vec<Built> = Vec::new();
-        for image in &plan.images {
-            let from = config.image(image).and_then(|i| i.from.as_deref());
-            let base = from.and_then(|f| built.iter().find(|b| b.image == f));
-            let job = Job { plan: &plan, image, platform, work: work.path(), from: base };
-            let b = buildx::build_one(engine, config, job, &progress)?;
-            built.push(b);
+        for level in plan::levels(config, &plan.images) {
+            let jobs = crate::parallel::map(&level, |image| {
+                let from = config.image(image).and_then(|i| i.from.as_deref());
+                let base = from.and_then(|f| built.iter().find(|b| b.image == f));
+                let job = Job { plan: &plan, image, platform, work: work.path(), from: base };
+                buildx::build_one(engine, config, job, &progress)
+            });
+            for b in jobs {
+                built.push(b?);
+            }
         }
         Ok(built)
     });

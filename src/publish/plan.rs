@@ -212,6 +212,23 @@ pub fn plan(config: &Config, req: &BuildRequest) -> Result<Plan, RequestError> {
     })
 }
 
+/// `images` (in build order) in levels: each image one level after the
+/// image it is built from, so the images of one level can build side by side.
+pub fn levels(config: &Config, images: &[String]) -> Vec<Vec<String>> {
+    let mut depth: Vec<(&str, usize)> = Vec::new();
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    for image in images {
+        let from = config.image(image).and_then(|i| i.from.as_deref());
+        let d = from.and_then(|f| depth.iter().find(|(n, _)| *n == f)).map_or(0, |(_, d)| d + 1);
+        depth.push((image, d));
+        if levels.len() <= d {
+            levels.resize(d + 1, Vec::new());
+        }
+        levels[d].push(image.clone());
+    }
+    levels
+}
+
 impl Plan {
     pub fn short(&self) -> &str {
         self.revision.get(..7).unwrap_or(&self.revision)
@@ -275,6 +292,17 @@ mod tests {
         assert_eq!(Cache::Registry("r:5000/c:b".into()).buildx_args()[0], "--cache-from=type=registry,ref=r:5000/c:b");
         assert!(matches!(cache("r:5000/c:b"), Ok(Cache::Registry(_))));
         assert!(matches!(cache("R:5000/C:b"), Err(RequestError::Cache { .. })));
+    }
+
+    #[test]
+    fn images_of_one_level_share_a_built_base() {
+        let config = checkout();
+        let images: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+        let levels = levels(&config, &images);
+        assert_eq!(levels[0], ["base"]);
+        assert!(levels[1].contains(&"strongswan".to_string()) && levels[1].contains(&"router".to_string()));
+        assert_eq!(levels[2], ["gateway"], "after strongswan, its base");
+        assert_eq!(levels.concat().len(), images.len());
     }
 
     fn checkout() -> Config {

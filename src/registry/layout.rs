@@ -102,7 +102,7 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), RegistryError> {
 }
 
 /// Where a blob of the layout lives, for a well-formed sha256 digest.
-fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, RegistryError> {
+pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf, RegistryError> {
     index::check_digest(digest).map_err(|p| bad(dir, p))?;
     Ok(dir.join("blobs/sha256").join(&digest["sha256:".len()..]))
 }

@@ -1,0 +1,125 @@
+//! Where builds keep their OCI layouts between runs: one directory per image
+//! and platform under imgtool's cache. BuildKit exports into a layout
+//! directory through the client's content store, so a blob the directory
+//! already holds is not sent again: a no-op rebuild writes only the small
+//! manifest and config. After each build the layout is trimmed back to the
+//! one image just built, so it holds exactly what a push or load reads.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::registry::{ManifestJson, blob_path};
+
+/// `$IMGTOOL_CACHE_DIR`, else `$XDG_CACHE_HOME/imgtool`, else
+/// `~/.cache/imgtool` (on Windows `%LOCALAPPDATA%\imgtool\cache`).
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IMGTOOL_CACHE_DIR") {
+        return dir.into();
+    }
+    #[cfg(windows)]
+    if let Some(dir) = std::env::var_os("LOCALAPPDATA") {
+        return PathBuf::from(dir).join("imgtool").join("cache");
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("imgtool");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/imgtool")
+}
+
+/// One image's layout for one architecture, held for a build: the lock
+/// keeps two `imgtool build`s from writing the same directory at once.
+#[derive(Debug)]
+pub struct Layout {
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+impl Layout {
+    /// Opens (making it if needed) and locks `<cache>/oci/<image>-<arch>`;
+    /// waits while another build holds it.
+    pub fn open(image: &str, arch: &str) -> Result<Layout> {
+        let oci = cache_root().join("oci");
+        fs::create_dir_all(&oci).with_context(|| format!("cannot make the build cache {}", oci.display()))?;
+        let dir = oci.join(format!("{image}-{arch}"));
+        let lock_path = oci.join(format!("{image}-{arch}.lock"));
+        let lock = File::create(&lock_path).with_context(|| format!("cannot open {}", lock_path.display()))?;
+        lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+        Ok(Layout { dir, _lock: lock })
+    }
+
+    /// Makes index.json list only `digest` (the manifest just built) and
+    /// removes every blob that image does not reference; returns how many.
+    pub fn keep_only(&self, digest: &str) -> Result<usize> {
+        let manifest_path = blob_path(&self.dir, digest)?;
+        let bytes = fs::read(&manifest_path).with_context(|| format!("no manifest {digest} in the layout"))?;
+        let manifest: ManifestJson = serde_json::from_slice(&bytes)?;
+        let mut keep: HashSet<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
+        keep.insert(manifest.config.digest.clone());
+        keep.insert(digest.to_string());
+
+        let index_path = self.dir.join("index.json");
+        let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&index_path)?)?;
+        if let Some(list) = index["manifests"].as_array_mut() {
+            list.retain(|m| m["digest"].as_str() == Some(digest));
+        }
+        fs::write(&index_path, serde_json::to_vec(&index)?)?;
+
+        let mut removed = 0;
+        let sha = self.dir.join("blobs").join("sha256");
+        for entry in fs::read_dir(&sha)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&format!("sha256:{name}")) && entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+    use std::path::Path;
+
+    fn put(dir: &Path, bytes: &[u8]) -> String {
+        let hex = hex::encode(Sha256::digest(bytes));
+        fs::write(dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+        format!("sha256:{hex}")
+    }
+
+    #[test]
+    fn keep_only_trims_the_layout_to_the_image_just_built() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("client-amd64");
+        fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        let layer = put(&dir, b"layer");
+        let config = put(&dir, b"{}");
+        let stale = put(&dir, b"an older layer");
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+            "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},
+            "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":5}}]}}"#
+        );
+        let digest = put(&dir, manifest.as_bytes());
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"sha256:{}"}},{{"digest":"{digest}"}}]}}"#,
+            "0".repeat(64)
+        );
+        fs::write(dir.join("index.json"), index).unwrap();
+        let layout = Layout { dir: dir.clone(), _lock: File::create(tmp.path().join("lock")).unwrap() };
+
+        assert_eq!(layout.keep_only(&digest).unwrap(), 1);
+        assert!(!blob_path(&dir, &stale).unwrap().exists());
+        assert!(blob_path(&dir, &layer).unwrap().exists() && blob_path(&dir, &config).unwrap().exists());
+        let index: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+        assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    }
+}
