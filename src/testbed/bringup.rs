@@ -153,9 +153,7 @@ pub(super) fn create(
     Ok(())
 }
 
-/// Creates each of `batch`, copies in its files and starts it, all side by
-/// side: a node starts as soon as it is ready, not when the slowest copy is
-/// done (`docker start a b c` would start them one by one).
+/// Creates `batch`, copies each its files, then starts them all.
 fn create_and_start(
     engine: &Engine,
     opts: &Options,
@@ -164,17 +162,20 @@ fn create_and_start(
     progress: &Progress,
 ) -> Result<(), TestbedError> {
     stop_if_interrupted()?;
-    progress.step(format!("creating {} {what}, copying in their files and starting them", batch.len()));
+    progress.step(format!("creating {} {what} and copying in their files", batch.len()));
     let made = crate::parallel::map(batch, |c| -> Result<(), TestbedError> {
         engine.run(&[vec!["create".to_string()], c.create_args()].concat())?;
         let archive =
             files::pack(&c.files).map_err(|source| TestbedError::State { path: opts.state.clone(), source })?;
         engine.run_input(&["cp", "-", &format!("{}:/", c.name)], archive)?;
-        stop_if_interrupted()?;
-        engine.run(&["start", &c.name])?;
         Ok(())
     });
     made.into_iter().collect::<Result<Vec<_>, _>>()?;
+    stop_if_interrupted()?;
+    progress.step(format!("starting {} {what}", batch.len()));
+    // One call each, side by side: `docker start a b c` starts them one by one.
+    let started = crate::parallel::map(batch, |c| engine.run(&["start", &c.name]));
+    started.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(())
 }
 
