@@ -13,10 +13,9 @@ use crate::progress::Progress;
 use crate::testbed::spec::Images;
 use crate::testbed::{self, UpRequest};
 
-const TESTBED: &str = "imgtool-validate";
-
-fn testbed_name() -> testbed::TestbedName {
-    TESTBED.parse().expect("a valid testbed name")
+/// The gate's testbed for the `i`th scenario: one each, so they can run side by side.
+fn testbed_name(i: usize) -> testbed::TestbedName {
+    format!("imgtool-validate-{i}").parse().expect("a valid testbed name")
 }
 
 /// The reference of `image` built for `platform`.
@@ -60,15 +59,24 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, pro
         };
         let images =
             Images { router, client, gateway, native_client: helper("client")?, native_gateway: helper("gateway")? };
-        for scenario in &plan.scenarios {
-            progress.step(format!("validating {platform}: {scenario}"));
+        // Natively the scenarios' testbeds run side by side: they mostly wait
+        // on the daemon. Emulated ones run one by one: QEMU keeps both cores
+        // busy, and three at once only made each slower.
+        let side_by_side = *platform == native;
+        progress.step(format!("validating {platform}: {}", plan.scenarios.join(", ")));
+        let hidden = Progress::hidden();
+        let shown = if side_by_side { &hidden } else { progress };
+        let run = |(i, scenario): &(usize, &String)| -> Result<()> {
+            if !side_by_side {
+                progress.step(format!("validating {platform}: {scenario}"));
+            }
             let req = UpRequest {
                 platform: Some(platform.clone()),
                 images: Some(images.clone()),
-                ..UpRequest::new(scenario.clone(), testbed_name())
+                ..UpRequest::new(scenario.to_string(), testbed_name(*i))
             };
-            let outcome = testbed::up(engine, config, &req, progress);
-            let _ = testbed::down(engine, &testbed_name(), &Progress::hidden());
+            let outcome = testbed::up(engine, config, &req, shown);
+            let _ = testbed::down(engine, &testbed_name(*i), &Progress::hidden());
             let summary = match outcome {
                 Ok(s) => s,
                 Err(e) => {
@@ -88,7 +96,20 @@ pub fn all(engine: &Engine, config: &Config, plan: &Plan, built: Vec<Built>, pro
                 summary.checks.len(),
                 summary.seconds
             ));
+            Ok(())
+        };
+        let scenarios: Vec<(usize, &String)> = plan.scenarios.iter().enumerate().collect();
+        let started = std::time::Instant::now();
+        if side_by_side {
+            crate::parallel::map(&scenarios, run).into_iter().collect::<Result<Vec<()>>>()?;
+        } else {
+            scenarios.iter().try_for_each(run)?;
         }
+        progress.note(format!(
+            "validated {platform}: {} scenarios in {:.1} s",
+            scenarios.len(),
+            started.elapsed().as_secs_f64()
+        ));
         for spec in config.images.iter().filter(|i| i.binaries.is_some()) {
             if let Some(reference) = local(&built, &spec.name, platform) {
                 progress.step(format!("validating {platform}: the {} image", spec.name));

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::spec::{self, ContainerSpec, Driver, DriverChoice, Kind, NetworkSpec, Options};
-use super::{TestbedError, files, scripts, state, stop_if_interrupted};
+use super::{TestbedError, files, scripts, state, stop_if_interrupted, subnets};
 use crate::engine::Engine;
 use crate::nodefiles::Auth;
 use crate::progress::Progress;
@@ -127,20 +127,7 @@ pub(super) fn create(
     containers: &[ContainerSpec],
     progress: &Progress,
 ) -> Result<(), TestbedError> {
-    let created = crate::parallel::map(nets, |n| {
-        let mut a: Vec<String> = vec!["network".into(), "create".into(), format!("--driver={}", n.driver.name())];
-        if n.internal {
-            a.push("--internal".into());
-        }
-        for (k, v) in &n.opts {
-            a.push(format!("--opt={k}={v}"));
-        }
-        for (k, v) in &n.labels {
-            a.push(format!("--label={k}={v}"));
-        }
-        a.push(n.name.clone());
-        engine.run(&a)
-    });
+    let created = crate::parallel::map(nets, |n| create_network(engine, n));
     created.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     // Namespace owners first: a node that joins one needs it running.
@@ -151,6 +138,30 @@ pub(super) fn create(
         }
     }
     Ok(())
+}
+
+/// Creates one network, on the first free subnet of its candidates.
+fn create_network(engine: &Engine, n: &NetworkSpec) -> Result<String, TestbedError> {
+    let mut a: Vec<String> = vec!["network".into(), "create".into(), format!("--driver={}", n.driver.name())];
+    if n.internal {
+        a.push("--internal".into());
+    }
+    for (k, v) in &n.opts {
+        a.push(format!("--opt={k}={v}"));
+    }
+    for (k, v) in &n.labels {
+        a.push(format!("--label={k}={v}"));
+    }
+    a.push(n.name.clone());
+    let mut attempt = 0;
+    loop {
+        let subnet = format!("--subnet={}", subnets::candidate(n.subnet_seed, attempt));
+        let args = [&a[..a.len() - 1], &[subnet], &a[a.len() - 1..]].concat();
+        match engine.run(&args) {
+            Err(e) if subnets::overlaps(&e.to_string()) && attempt + 1 < subnets::ATTEMPTS => attempt += 1,
+            done => return Ok(done?),
+        }
+    }
 }
 
 /// Creates `batch`, copies each its files, then starts them all.

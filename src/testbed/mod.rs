@@ -16,6 +16,7 @@ mod preflight;
 mod scripts;
 pub mod spec;
 pub mod state;
+mod subnets;
 
 use std::time::Instant;
 

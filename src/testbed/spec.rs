@@ -158,6 +158,8 @@ pub struct NetworkSpec {
     /// Docker's `--internal`.
     pub internal: bool,
     pub labels: Vec<(String, String)>,
+    /// Where its subnet is looked for (`subnets::candidate`).
+    pub subnet_seed: u32,
 }
 
 impl Driver {
@@ -227,6 +229,7 @@ pub fn networks(scenario: &Scenario, opts: &Options) -> Vec<NetworkSpec> {
                 opts: driver_opts,
                 internal,
                 labels: vec![(LABEL_TESTBED.into(), opts.name.to_string()), (LABEL_NETWORK.into(), n.name.clone())],
+                subnet_seed: h,
             }
         })
         .collect()
