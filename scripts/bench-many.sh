@@ -3,8 +3,8 @@
 # server): for each N, N `imgtool up` processes at once (each to all checks
 # green), then `imgtool check` on all N at once, then `imgtool down` of all N
 # at once. Prints a Markdown table for docs/benchmarks.md: seconds to all
-# green, failures, memory per testbed (docker stats of its nodes once all
-# are up), the load average and the memory the machine still had.
+# green, failures, memory per testbed (its nodes' cgroups as its `up`
+# reports them), the load average and the memory the machine still had.
 #
 #   scripts/bench-many.sh [N...]          # default: 1 5 10 20
 #   SCENARIO=host-to-host scripts/bench-many.sh 5
@@ -27,23 +27,18 @@ all_at_once() {
   shift 2
   local pids=() failed=0
   for i in $(seq "$n"); do
-    "$bin" "$@" --name "many-$i" -q >"$work/$what-$i.out" 2>&1 &
+    "$bin" "$@" --name "many-$i" >"$work/$what-$i.out" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
   echo "$failed"
 }
 
-# MiB used by every container of the many-* testbeds, from docker stats.
+# Mean MiB of a testbed's nodes when its up finished, as each up reports
+# it (their cgroups, read on the daemon's side: docker stats says 0 B here).
 memory_mib() {
-  local ids
-  ids=$(docker ps -q --filter "label=io.imgtool.testbed")
-  [ -n "$ids" ] || { echo 0; return; }
-  # shellcheck disable=SC2086
-  docker stats --no-stream --format '{{.MemUsage}}' $ids | awk '{
-    v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
-    f = (u == "GiB") ? 1024 : (u == "MiB") ? 1 : (u == "KiB") ? 1 / 1024 : 1 / 1048576
-    s += v * f } END {printf "%.1f", s}'
+  cat "$work"/up-*.out | sed -n 's/^memory *\([0-9.]*\) MiB now.*/\1/p' |
+    awk '{s += $1; n++} END {if (n) printf "%.1f", s / n; else print "-"}'
 }
 
 "$bin" up "$scenario" --name many-1 -q >/dev/null 2>&1 || true # images present, not timed
@@ -62,8 +57,7 @@ for n in "${counts[@]}"; do
   t3=$(now)
   failed_down=$(all_at_once "$n" down down)
   t4=$(now)
-  per=$(awk "BEGIN {printf \"%.1f\", $mem / $n}")
-  echo "| $n | $(secs "$t0" "$t1") | $failed_up | $(secs "$t1" "$t2") | $failed_check | $per | $load | $avail | $(secs "$t3" "$t4")$([ "$failed_down" = 0 ] || echo " ($failed_down failed)") |"
+  echo "| $n | $(secs "$t0" "$t1") | $failed_up | $(secs "$t1" "$t2") | $failed_check | $mem | $load | $avail | $(secs "$t3" "$t4")$([ "$failed_down" = 0 ] || echo " ($failed_down failed)") |"
   for f in "$work"/up-*.out "$work"/check-*.out; do
     grep -hE '^(FAIL|imgtool: error)' "$f" | head -3 | sed "s|^|  $(basename "$f"): |" >&2 || true
   done

@@ -17,7 +17,7 @@ nft_works_here() {
 wait_for_outside_firewall() {
   log "nft cannot run here (emulated platform?): waiting for the firewall to be loaded from outside"
   i=0
-  until [ "$(cat /sys/class/net/lo/ifalias 2>/dev/null)" = imgtool-firewall ]; do
+  until read -r alias 2>/dev/null </sys/class/net/lo/ifalias && [ "$alias" = imgtool-firewall ]; do
     i=$((i + 1)); [ $i -lt 1200 ] || die "no firewall loaded within 120 s"
     sleep 0.1
   done

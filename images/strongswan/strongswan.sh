@@ -207,14 +207,20 @@ run_starter() {
 # start-up order never matters.
 initiate_children() {
   [ -f "$1" ] || return 0
+  # At a testbed's first start no SA exists yet, so the first try initiates
+  # at once (under qemu-user each swanctl takes most of a second); after a
+  # restart a peer may have made the SA again already, so it looks first.
+  look=yes
+  [ "$1" != "$IMGTOOL_CONF/initiate" ] || look=no
   while read -r child; do
     [ -n "$child" ] || continue
     (
       tries=0
       while :; do
-        if swanctl --list-sas --raw --ike "$child" 2>/dev/null | grep -q "name=$child [^}]*state=INSTALLED"; then
+        if [ "$look" = yes ] && swanctl --list-sas --raw --ike "$child" 2>/dev/null | grep -q "name=$child [^}]*state=INSTALLED"; then
           break
         fi
+        look=yes
         swanctl --initiate --child "$child" --timeout 5 >/dev/null 2>&1 && break
         tries=$((tries + 1))
         if [ $tries -lt 50 ]; then sleep 0.1; else sleep 2; fi
