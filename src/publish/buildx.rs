@@ -26,8 +26,6 @@ pub struct Built {
     /// names (BuildKit resolves a digest reference remotely, a tag locally).
     pub tag: String,
     pub digest: String,
-    /// Held until the push is done: another build must not trim this layout meanwhile.
-    pub held: std::sync::Arc<super::layouts::Layout>,
 }
 
 fn arch(platform: &str) -> &str {
@@ -59,7 +57,7 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         config.context(spec).with_context(|| format!("no Dockerfile for {image} under {}", spec.context.display()))?;
     let common = config.common_context().context("no images/common directory")?;
     let held = super::layouts::Layout::open(image, arch(platform))?;
-    let layout = held.dir.clone();
+    let layout = work.join(format!("{image}-{}", arch(platform)));
     let metadata_file = work.join(format!("{image}-{}.json", arch(platform)));
     let name = format!("imgtool.local/{image}:{}-{}", plan.short(), arch(platform));
     let mut args: Vec<String> = vec![
@@ -70,7 +68,7 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         "--provenance=false".into(),
         "--sbom=false".into(),
         format!("--build-context=common={}", common.display()),
-        format!("--output=type=oci,tar=false,dest={},name={name},rewrite-timestamp=true", layout.display()),
+        format!("--output=type=oci,tar=false,dest={},name={name},rewrite-timestamp=true", held.dir.display()),
         format!("--metadata-file={}", metadata_file.display()),
     ];
     for (k, v) in metadata(config, plan, image) {
@@ -104,7 +102,10 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
     }
     let digest = built_digest(&metadata_file)?;
-    held.keep_only(&digest)?;
+    let blobs = held.keep_only(&digest)?;
+    held.snapshot(&blobs, &layout)?;
+    // The cache is free for other builds again: this one reads its snapshot.
+    drop(held);
     // A no-op rebuild gives a digest the local store already has.
     let by_digest = format!("imgtool.local/{image}@{digest}");
     let loaded = engine.output(&["image", "inspect", "--format", "{{.Id}}", &by_digest])?.ok();
@@ -119,8 +120,7 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     }
     engine.run(&["tag", &by_digest, &name])?;
     task.finish(&format!("built {digest}"));
-    let held = std::sync::Arc::new(held);
-    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest, held })
+    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
 }
 
 /// The digest of the image manifest buildx exported, from its metadata file.

@@ -3,7 +3,9 @@
 //! directory through the client's content store, so a blob the directory
 //! already holds is not sent again: a no-op rebuild writes only the small
 //! manifest and config. After each build the layout is trimmed back to the
-//! one image just built, so it holds exactly what a push or load reads.
+//! one image just built, and the build loads and pushes from a private
+//! snapshot of it (hard links), so builds running at once never see each
+//! other's images.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -52,14 +54,14 @@ impl Layout {
     }
 
     /// Makes index.json list only `digest` (the manifest just built) and
-    /// removes every blob that image does not reference; returns how many.
-    pub fn keep_only(&self, digest: &str) -> Result<usize> {
+    /// removes every blob that image does not reference; returns the blobs kept.
+    pub fn keep_only(&self, digest: &str) -> Result<Vec<String>> {
         let manifest_path = blob_path(&self.dir, digest)?;
         let bytes = fs::read(&manifest_path).with_context(|| format!("no manifest {digest} in the layout"))?;
         let manifest: ManifestJson = serde_json::from_slice(&bytes)?;
-        let mut keep: HashSet<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
-        keep.insert(manifest.config.digest.clone());
-        keep.insert(digest.to_string());
+        let mut keep: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
+        keep.push(manifest.config.digest.clone());
+        keep.push(digest.to_string());
 
         let index_path = self.dir.join("index.json");
         let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&index_path)?)?;
@@ -68,17 +70,36 @@ impl Layout {
         }
         fs::write(&index_path, serde_json::to_vec(&index)?)?;
 
-        let mut removed = 0;
+        let wanted: HashSet<&String> = keep.iter().collect();
         let sha = self.dir.join("blobs").join("sha256");
         for entry in fs::read_dir(&sha)? {
             let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !keep.contains(&format!("sha256:{name}")) && entry.file_type()?.is_file() {
+            let name = format!("sha256:{}", entry.file_name().to_string_lossy());
+            if !wanted.contains(&name) && entry.file_type()?.is_file() {
                 fs::remove_file(entry.path())?;
-                removed += 1;
             }
         }
-        Ok(removed)
+        Ok(keep)
+    }
+
+    /// A private copy at `dest` of the image `keep_only` left, for this
+    /// build's load and push: blobs are hard links where the file system
+    /// allows (instant, and a blob file is never rewritten), else copies. A
+    /// later build may trim the cache; the copy keeps what this one built.
+    pub fn snapshot(&self, blobs: &[String], dest: &std::path::Path) -> Result<()> {
+        fs::create_dir_all(dest.join("blobs").join("sha256"))?;
+        for name in ["index.json", "oci-layout"] {
+            if self.dir.join(name).exists() {
+                fs::copy(self.dir.join(name), dest.join(name))?;
+            }
+        }
+        for digest in blobs {
+            let (from, to) = (blob_path(&self.dir, digest)?, blob_path(dest, digest)?);
+            if !to.exists() && fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).with_context(|| format!("cannot copy {}", from.display()))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -115,8 +136,13 @@ mod tests {
         fs::write(dir.join("index.json"), index).unwrap();
         let layout = Layout { dir: dir.clone(), _lock: File::create(tmp.path().join("lock")).unwrap() };
 
-        assert_eq!(layout.keep_only(&digest).unwrap(), 1);
+        let kept = layout.keep_only(&digest).unwrap();
+        assert_eq!(kept.len(), 3);
         assert!(!blob_path(&dir, &stale).unwrap().exists());
+        let copy = tmp.path().join("copy");
+        layout.snapshot(&kept, &copy).unwrap();
+        assert!(kept.iter().all(|d| blob_path(&copy, d).unwrap().exists()));
+        assert_eq!(fs::read(copy.join("index.json")).unwrap(), fs::read(dir.join("index.json")).unwrap());
         assert!(blob_path(&dir, &layer).unwrap().exists() && blob_path(&dir, &config).unwrap().exists());
         let index: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
         assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
