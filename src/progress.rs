@@ -80,10 +80,16 @@ impl Progress {
         }
     }
 
-    pub fn step(&self, msg: impl AsRef<str>) {
+    /// Starts a phase for `phases` (`up -v`) without a line of its own: the
+    /// work before the first step, whose errors must stay one line.
+    pub fn mark(&self, msg: impl AsRef<str>) {
         if let Ok(mut marks) = self.marks.lock() {
             marks.push((self.elapsed(), msg.as_ref().to_string()));
         }
+    }
+
+    pub fn step(&self, msg: impl AsRef<str>) {
+        self.mark(&msg);
         match &self.bar {
             Some(bar) => bar.set_message(msg.as_ref().to_string()),
             None if !self.quiet => {

@@ -128,7 +128,7 @@ pub fn find(engine: &Engine, name: &TestbedName) -> Result<Running, TestbedError
 
 pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress) -> Result<UpSummary, TestbedError> {
     let started = Instant::now();
-    progress.step("reading the scenario, probing the daemon, choosing the images");
+    progress.mark("reading the scenario, probing the daemon, choosing the images");
     let (scenario, text) = Scenario::load_with_text(&req.scenario)?;
     if let Some(p) = &req.platform {
         config.check_platform(p)?;
