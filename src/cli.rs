@@ -146,7 +146,7 @@ pub enum Command {
     /// Build the images for every platform, validate each platform with the
     /// scenarios' checks, and (with --push) publish them as multi-arch indexes
     #[command(
-        after_help = "Examples:\n  imgtool build --dry-run\n  imgtool build --platform linux/amd64\n  imgtool build --push --registry 127.0.0.1:5000/vpnlab --version 1.2.0\n  imgtool build --platform linux/arm64 --push-by-digest --digests-out arm64.json --registry docker.io/vpnlab\n  imgtool build --builder vpnlab   # a buildx builder with a native arm64 node (buildx/README.md)\n  imgtool build --bake --no-validate   # BuildKit solves the whole set at once"
+        after_help = "Examples:\n  imgtool build --dry-run\n  imgtool build --platform linux/amd64\n  imgtool build --push --registry 127.0.0.1:5000/vpnlab --version 1.2.0\n  imgtool build --platform linux/arm64 --push-by-digest --digests-out arm64.json --registry docker.io/vpnlab\n  imgtool build --builder vpnlab   # a buildx builder with a native arm64 node (buildx/README.md)"
     )]
     Build(BuildArgs),
     /// Assemble and push multi-arch indexes from per-platform digest files
@@ -270,9 +270,6 @@ pub struct BuildArgs {
     /// The buildx builder to build with (`docker buildx ls`; buildx/README.md): default, buildx's current one
     #[arg(long, value_name = "NAME")]
     pub builder: Option<String>,
-    /// Build the whole set in one `docker buildx bake` (a definition generated from imgtool.toml) instead of one `docker buildx build` per image
-    #[arg(long)]
-    pub bake: bool,
     /// Skip validation (local builds only: refused with --push or --push-by-digest)
     #[arg(long, conflicts_with_all = ["push", "push_by_digest"])]
     pub no_validate: bool,
@@ -305,7 +302,6 @@ impl BuildArgs {
             cache: self.cache,
             no_cache: self.no_cache,
             builder: self.builder,
-            bake: self.bake,
             dry_run: self.dry_run,
         })
     }

@@ -43,7 +43,7 @@ pub(super) struct Job<'a> {
 
 /// A buildx plain-progress line that starts a Dockerfile step, e.g.
 /// `#7 [2/4] RUN apt-get update`, as `[2/4] RUN apt-get update`.
-pub(super) fn buildx_step(line: &str) -> Option<&str> {
+fn buildx_step(line: &str) -> Option<&str> {
     let rest = line.strip_prefix('#')?;
     let (_, step) = rest.split_once(' ')?;
     (step.starts_with('[') && !step.starts_with("[internal]") && !step.contains("] CACHED")).then_some(step)
@@ -57,8 +57,9 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         config.context(spec).with_context(|| format!("no Dockerfile for {image} under {}", spec.context.display()))?;
     let common = config.common_context().context("no images/common directory")?;
     let held = super::layouts::Layout::open(image, arch(platform))?;
+    let layout = work.join(format!("{image}-{}", arch(platform)));
     let metadata_file = work.join(format!("{image}-{}.json", arch(platform)));
-    let name = local_tag(plan, image, platform);
+    let name = format!("imgtool.local/{image}:{}-{}", plan.short(), arch(platform));
     let mut args: Vec<String> = vec![
         "buildx".into(),
         "build".into(),
@@ -101,33 +102,11 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
     }
     let digest = built_digest(&metadata_file)?;
-    let built = finish(engine, plan, held, &digest, image, platform, work)?;
-    task.finish(&format!("built {digest}"));
-    Ok(built)
-}
-
-/// `imgtool.local/<image>:<commit>-<arch>`: the tag a dependent build's FROM names.
-pub(super) fn local_tag(plan: &Plan, image: &str, platform: &str) -> String {
-    format!("imgtool.local/{image}:{}-{}", plan.short(), arch(platform))
-}
-
-/// After buildx exported `digest` into `held`: trims the kept layout, takes
-/// this build's snapshot of it, releases it, and loads the image unless the
-/// store has it already (a no-op rebuild).
-pub(super) fn finish(
-    engine: &Engine,
-    plan: &Plan,
-    held: super::layouts::Layout,
-    digest: &str,
-    image: &str,
-    platform: &str,
-    work: &Path,
-) -> Result<Built> {
-    let layout = work.join(format!("{image}-{}", arch(platform)));
-    let blobs = held.keep_only(digest)?;
+    let blobs = held.keep_only(&digest)?;
     held.snapshot(&blobs, &layout)?;
     // The cache is free for other builds again: this one reads its snapshot.
     drop(held);
+    // A no-op rebuild gives a digest the local store already has.
     let by_digest = format!("imgtool.local/{image}@{digest}");
     let loaded = engine.output(&["image", "inspect", "--format", "{{.Id}}", &by_digest])?.ok();
     if !loaded {
@@ -139,16 +118,9 @@ pub(super) fn finish(
         archive.into_inner()?;
         engine.run(&["load", "--quiet", "--input", &tar.display().to_string()])?;
     }
-    let name = local_tag(plan, image, platform);
     engine.run(&["tag", &by_digest, &name])?;
-    Ok(Built {
-        image: image.into(),
-        platform: platform.into(),
-        layout,
-        local: by_digest,
-        tag: name,
-        digest: digest.into(),
-    })
+    task.finish(&format!("built {digest}"));
+    Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
 }
 
 /// The digest of the image manifest buildx exported, from its metadata file.
@@ -162,7 +134,7 @@ fn built_digest(metadata_file: &Path) -> Result<String> {
 
 /// The failing step of a buildx log: from its `Dockerfile:N` excerpt (or the
 /// last lines) on, joined on one line.
-pub(super) fn build_failure(stderr: &str) -> String {
+fn build_failure(stderr: &str) -> String {
     let lines: Vec<&str> = stderr.lines().collect();
     let start = lines.iter().position(|l| l.starts_with("Dockerfile:")).unwrap_or(lines.len().saturating_sub(8));
     let picked: Vec<&str> =

@@ -5,7 +5,6 @@
 //! per-platform manifests pushed by digest and one OCI index per image
 //! assembled and pushed under every tag (`push`, over `registry`).
 
-mod bake;
 mod buildx;
 mod layouts;
 mod plan;
@@ -82,11 +81,28 @@ pub fn build(engine: &Engine, config: &Config, req: &BuildRequest, quiet: bool) 
     }
     let progress = Progress::new(quiet);
     let work = tempfile::Builder::new().prefix("imgtool-build-").tempdir()?;
-    let built = if plan.bake {
-        bake::build_all(engine, config, &plan, work.path(), &progress)?
-    } else {
-        build_each(engine, config, &plan, work.path(), &progress)?
-    };
+    // Platforms build side by side (each in dependency order): the exports
+    // are mostly I/O, and a no-op rebuild is mostly exports.
+    // Within a platform, the images whose base is built go side by side.
+    let per_platform = crate::parallel::map(&plan.platforms, |platform| -> Result<Vec<Built>> {
+        let mut built: Vec<Built> = Vec::new();
+        for level in plan::levels(config, &plan.images) {
+            let jobs = crate::parallel::map(&level, |image| {
+                let from = config.image(image).and_then(|i| i.from.as_deref());
+                let base = from.and_then(|f| built.iter().find(|b| b.image == f));
+                let job = Job { plan: &plan, image, platform, work: work.path(), from: base };
+                buildx::build_one(engine, config, job, &progress)
+            });
+            for b in jobs {
+                built.push(b?);
+            }
+        }
+        Ok(built)
+    });
+    let mut built: Vec<Built> = Vec::new();
+    for b in per_platform {
+        built.extend(b?);
+    }
     let validated = match req.push {
         Push::No(Validation::Skip) => {
             progress.note("not validated (--no-validate): these images cannot be pushed");
@@ -120,32 +136,6 @@ pub fn build(engine: &Engine, config: &Config, req: &BuildRequest, quiet: bool) 
         s.manifests_pushed, s.blobs_uploaded, s.blob_bytes_uploaded, s.blobs_skipped, s.requests
     );
     Ok(0)
-}
-
-/// One `docker buildx build` per image and platform: the platforms side by
-/// side (the exports are mostly I/O, and a no-op rebuild mostly exports),
-/// and within one, the images whose base is built.
-fn build_each(engine: &Engine, config: &Config, plan: &Plan, work: &Path, progress: &Progress) -> Result<Vec<Built>> {
-    let per_platform = crate::parallel::map(&plan.platforms, |platform| -> Result<Vec<Built>> {
-        let mut built: Vec<Built> = Vec::new();
-        for level in plan::levels(config, &plan.images) {
-            let jobs = crate::parallel::map(&level, |image| {
-                let from = config.image(image).and_then(|i| i.from.as_deref());
-                let base = from.and_then(|f| built.iter().find(|b| b.image == f));
-                let job = Job { plan, image, platform, work, from: base };
-                buildx::build_one(engine, config, job, progress)
-            });
-            for b in jobs {
-                built.push(b?);
-            }
-        }
-        Ok(built)
-    });
-    let mut built: Vec<Built> = Vec::new();
-    for b in per_platform {
-        built.extend(b?);
-    }
-    Ok(built)
 }
 
 fn print_local(plan: &Plan, built: &[Built], how: &str) {
@@ -183,7 +173,6 @@ pub fn merge(config: &Config, req: &MergeRequest) -> Result<u8> {
         cache: None,
         no_cache: false,
         builder: None,
-        bake: false,
         scenarios: Vec::new(),
         validation: Validation::Run,
     };

@@ -27,8 +27,6 @@ pub struct Plan {
     pub no_cache: bool,
     /// A named buildx builder; `None`: buildx's current one.
     pub builder: Option<String>,
-    /// One `docker buildx bake` for the whole set.
-    pub bake: bool,
     pub scenarios: Vec<String>,
     pub validation: Validation,
 }
@@ -209,7 +207,6 @@ pub fn plan(config: &Config, req: &BuildRequest) -> Result<Plan, RequestError> {
         cache,
         no_cache: req.no_cache,
         builder,
-        bake: req.bake,
         scenarios,
         validation,
     })
@@ -254,8 +251,6 @@ impl Plan {
         };
         let _ = writeln!(out, "cache      {cache}");
         let _ = writeln!(out, "builder    {}", self.builder.as_deref().unwrap_or("buildx's current one"));
-        let how = if self.bake { "one docker buildx bake for the whole set" } else { "docker buildx build per image" };
-        let _ = writeln!(out, "buildx     {how}");
         let _ = writeln!(out, "publish    {publish}");
         for image in &self.images {
             for repo in self.target.repositories(image) {
@@ -327,7 +322,6 @@ mod tests {
             cache: None,
             no_cache: false,
             builder: None,
-            bake: false,
             push: Push::Indexes { digests_out: None },
             destination: Destination::default(),
             dry_run: true,

@@ -100,8 +100,6 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// A named buildx builder; `None`: buildx's current one.
     pub builder: Option<String>,
-    /// The whole set in one `docker buildx bake` instead of one build per image.
-    pub bake: bool,
     pub push: Push,
     pub destination: Destination,
     /// Check everything, print the plan, and stop.
