@@ -16,6 +16,7 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod daemon;
+pub mod dirs;
 pub mod doctor;
 pub mod engine;
 pub mod grade;

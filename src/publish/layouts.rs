@@ -18,18 +18,7 @@ use crate::registry::{ManifestJson, blob_path};
 /// `$IMGTOOL_CACHE_DIR`, else `$XDG_CACHE_HOME/imgtool`, else
 /// `~/.cache/imgtool` (on Windows `%LOCALAPPDATA%\imgtool\cache`).
 pub fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IMGTOOL_CACHE_DIR") {
-        return dir.into();
-    }
-    #[cfg(windows)]
-    if let Some(dir) = std::env::var_os("LOCALAPPDATA") {
-        return PathBuf::from(dir).join("imgtool").join("cache");
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("imgtool");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/imgtool")
+    crate::dirs::user_dir("IMGTOOL_CACHE_DIR", "XDG_CACHE_HOME", ".cache", Some("cache"))
 }
 
 /// One image's layout for one architecture, held for a build: the lock

@@ -152,12 +152,10 @@ fn create_network(engine: &Engine, n: &NetworkSpec) -> Result<String, TestbedErr
     for (k, v) in &n.labels {
         a.push(format!("--label={k}={v}"));
     }
-    a.push(n.name.clone());
     let mut attempt = 0;
     loop {
         let subnet = format!("--subnet={}", subnets::candidate(n.subnet_seed, attempt));
-        let args = [&a[..a.len() - 1], &[subnet], &a[a.len() - 1..]].concat();
-        match engine.run(&args) {
+        match engine.run(&[&a[..], &[subnet, n.name.clone()]].concat()) {
             Err(e) if subnets::overlaps(&e.to_string()) && attempt + 1 < subnets::ATTEMPTS => attempt += 1,
             done => return Ok(done?),
         }

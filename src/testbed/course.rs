@@ -120,7 +120,7 @@ pub fn write_gateway(nd: &Path, scenario: &Scenario, node: &Node, lab: Option<&L
 /// the native holder of its network namespace.
 fn nft_container(tb: &Running, node: &str) -> String {
     let container = tb.opts.container(node);
-    if tb.opts.platform == tb.opts.native_platform { container } else { format!("{container}{NETNS_SUFFIX}") }
+    if tb.opts.emulated() { format!("{container}{NETNS_SUFFIX}") } else { container }
 }
 
 fn gateways(tb: &Running) -> Vec<&Node> {
@@ -145,7 +145,7 @@ pub fn start_problems(engine: &Engine, tb: &Running) -> Vec<String> {
 /// the gateways open their own once their configuration is loaded; here
 /// `up` has waited for that: a course-mode gateway is healthy once loaded).
 fn open_emulated_gates(engine: &Engine, tb: &Running) {
-    if tb.opts.platform != tb.opts.native_platform {
+    if tb.opts.emulated() {
         crate::parallel::map(&gateways(tb), |g| {
             let _ =
                 engine.run(&["exec", &nft_container(tb, &g.name), "nft", "delete", "table", "inet", "imgtool_gate"]);

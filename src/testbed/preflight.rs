@@ -19,7 +19,7 @@ pub(super) fn check(
     progress: &Progress,
 ) -> Result<(), TestbedError> {
     let probes = Probes { engine, image: &opts.images.native_client };
-    if opts.platform != opts.native_platform {
+    if opts.emulated() {
         let (platform, native) = (opts.platform.clone(), opts.native_platform.clone());
         let Some(entry) = crate::daemon::binfmt_entry(&opts.platform) else {
             let why = "imgtool knows no emulator for it".into();
@@ -36,7 +36,7 @@ pub(super) fn check(
         }
     }
     if opts.esp == Esp::Kernel {
-        if opts.platform != opts.native_platform {
+        if opts.emulated() {
             return Err(TestbedError::EspEmulated { native: opts.native_platform.clone() });
         }
         let families: Vec<Family> = crate::nodefiles::esp_families(scenario)

@@ -124,6 +124,11 @@ pub struct Options {
 }
 
 impl Options {
+    /// Whether the nodes run under emulation (qemu-user), not natively.
+    pub fn emulated(&self) -> bool {
+        self.platform != self.native_platform
+    }
+
     pub fn container(&self, node: &str) -> String {
         format!("{}-{node}", self.name)
     }
@@ -134,11 +139,7 @@ impl Options {
     /// namespace: the router itself on a native platform, else its native
     /// observer (see [`containers`]).
     pub fn router_namespace(&self, scenario: &Scenario) -> String {
-        if self.platform == self.native_platform {
-            self.container(&scenario.router().name)
-        } else {
-            self.container(OBSERVER)
-        }
+        if self.emulated() { self.container(OBSERVER) } else { self.container(&scenario.router().name) }
     }
 
     pub fn node_dir(&self, node: &str) -> PathBuf {
@@ -290,17 +291,16 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
             spec
         })
         .collect();
-    if opts.platform != opts.native_platform {
-        let holders: Vec<ContainerSpec> =
-            specs.iter_mut().filter(|c| c.devices.contains(&"/dev/net/tun")).map(|gw| netns_holder(gw, opts)).collect();
-        specs.extend(holders);
-    }
-    // On a native platform the router's own tools capture and probe (one
-    // container less to start); an emulated router's namespace belongs to a
-    // native observer, so that captures and probes hold there too.
-    if opts.platform == opts.native_platform {
+    // On a native platform the gateways own their namespaces and the
+    // router's own tools capture and probe (one container less to start).
+    if !opts.emulated() {
         return specs;
     }
+    let holders: Vec<ContainerSpec> =
+        specs.iter_mut().filter(|c| c.devices.contains(&"/dev/net/tun")).map(|gw| netns_holder(gw, opts)).collect();
+    specs.extend(holders);
+    // An emulated router's namespace belongs to a native observer, so that
+    // captures and probes hold there too.
     let router = specs.iter_mut().find(|c| c.node == scenario.router().name).expect("a scenario has a router");
     let observer = ContainerSpec {
         kind: Kind::Observer,

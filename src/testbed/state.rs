@@ -16,18 +16,7 @@ pub const SCENARIO_FILE: &str = "scenario.toml";
 /// `~/.local/state/imgtool` (on Windows `%LOCALAPPDATA%\imgtool`, inside the
 /// user's profile, whose ACL keeps other users out).
 pub fn root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IMGTOOL_STATE_DIR") {
-        return dir.into();
-    }
-    #[cfg(windows)]
-    if let Some(dir) = std::env::var_os("LOCALAPPDATA") {
-        return PathBuf::from(dir).join("imgtool");
-    }
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(dir).join("imgtool");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".local/state/imgtool")
+    crate::dirs::user_dir("IMGTOOL_STATE_DIR", "XDG_STATE_HOME", ".local/state", None)
 }
 
 /// A testbed's state directory. The name's rule keeps it inside [`root`].

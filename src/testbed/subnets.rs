@@ -17,8 +17,8 @@ pub const ATTEMPTS: u32 = 64;
 pub fn candidate(seed: u32, attempt: u32) -> String {
     // An odd stride visits every block of the power-of-two range.
     let block = seed.wrapping_add(attempt.wrapping_mul(0x9e37_79b1)) % BLOCKS;
-    let addr = (198u32 << 24 | 18 << 16) + block * 64;
-    format!("{}.{}.{}.{}/26", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff)
+    let first = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + block * 64;
+    format!("{}/26", std::net::Ipv4Addr::from(first))
 }
 
 /// Whether the daemon refused a subnet because another network has it.
