@@ -56,7 +56,7 @@ for platform in "${platforms[@]}"; do
     done
     read -r umin umed umax < <(printf '%s\n' "${ups[@]}" | grep . | stats)
     read -r _ dmed dmax < <(printf '%s\n' "${downs[@]}" | stats)
-    mmax=$(printf '%s\n' "${mems[@]}" | grep . | sort -g | tail -1)
+    mmax=$(printf '%s\n' "${mems[@]}" | { grep . || true; } | sort -g | tail -1)
     echo "| $scenario | $platform | $runs | $failed | $umin / $umed / $umax | ${mmax:--} | $dmed / $dmax |"
   done
 done

@@ -12,8 +12,10 @@ use super::{CheckKind, CheckResult};
 const SHOWN: usize = 3;
 
 /// The router saw ESP and IKE, nothing in the clear, and never the pattern
-/// (as bytes or as its hex text).
-pub fn judge_capture(pcap: &[u8], pattern: &[u8], pattern_text: &str) -> Vec<CheckResult> {
+/// (as bytes or as its hex text). Packets from or to `router_addrs` are the
+/// router's own (the firewall probes, sent while the capture runs): they
+/// are set aside from what crossed the router, but searched for the pattern.
+pub fn judge_capture(pcap: &[u8], pattern: &[u8], pattern_text: &str, router_addrs: &[IpAddr]) -> Vec<CheckResult> {
     let cap = match pcap::parse(pcap) {
         Ok(c) => c,
         Err(e) => {
@@ -24,24 +26,29 @@ pub fn judge_capture(pcap: &[u8], pattern: &[u8], pattern_text: &str) -> Vec<Che
             ];
         }
     };
-    vec![capture_result(&cap), secrecy_result(&cap, pattern, pattern_text)]
+    vec![capture_result(&cap, router_addrs), secrecy_result(&cap, pattern, pattern_text)]
 }
 
-fn capture_result(cap: &Capture) -> CheckResult {
-    let count = |f: fn(&pcap::Class) -> bool| cap.packets.iter().filter(|p| f(&p.class)).count();
+fn capture_result(cap: &Capture, router_addrs: &[IpAddr]) -> CheckResult {
+    let crossed: Vec<&Packet> = cap.packets.iter().filter(|p| !p.involves(router_addrs)).collect();
+    let count = |f: fn(&pcap::Class) -> bool| crossed.iter().filter(|p| f(&p.class)).count();
     let esp = count(|c| matches!(c, pcap::Class::Esp | pcap::Class::EspInUdp));
     let ike = count(|c| matches!(c, pcap::Class::Ike));
-    let total = cap.packets.len();
+    let total = crossed.len();
+    let own = match cap.packets.len() - total {
+        0 => String::new(),
+        n => format!("; {n} of the router's own set aside"),
+    };
     let name = "router capture";
-    let flows = flows(cap.cleartext());
+    let flows = flows(crossed.iter().copied().filter(|p| p.is_cleartext()));
     if flows.is_empty() && esp == 0 {
         let detail = format!(
-            "the router saw no ESP and nothing in the clear ({total} packets, {ike} IKE): the clients' traffic did not cross it"
+            "the router saw no ESP and nothing in the clear ({total} packets, {ike} IKE{own}): the clients' traffic did not cross it"
         );
         return CheckResult::new(CheckKind::Capture, name, false, detail);
     }
     if flows.is_empty() {
-        let detail = format!("{total} packets, only IKE ({ike}) and ESP ({esp}), none in the clear");
+        let detail = format!("{total} packets, only IKE ({ike}) and ESP ({esp}), none in the clear{own}");
         return CheckResult::new(CheckKind::Capture, name, true, detail);
     }
     let mut shown: Vec<String> = flows.iter().take(SHOWN).map(Flow::to_string).collect();
@@ -173,7 +180,7 @@ mod tests {
 
     #[test]
     fn only_esp_passes_both() {
-        let r = judge_capture(&pcap(&[esp(b"opaque.."), esp(b"opaque..")]), b"SECRET!!", "5345435245542121");
+        let r = judge_capture(&pcap(&[esp(b"opaque.."), esp(b"opaque..")]), b"SECRET!!", "5345435245542121", &[]);
         assert!(r[0].passed && r[1].passed, "{r:?}");
         assert_eq!(r[0].detail, "2 packets, only IKE (0) and ESP (2), none in the clear");
         assert_eq!((r[0].kind, r[1].kind), (CheckKind::Capture, CheckKind::Secrecy));
@@ -183,7 +190,7 @@ mod tests {
     fn cleartext_names_the_protocol_and_both_addresses() {
         // A route around the tunnel: the echo and its reply in the clear, beside ESP.
         let cap = pcap(&[esp(b"opaque.."), icmp(A1, S1, b"x"), icmp(S1, A1, b"x"), icmp(A1, S1, b"x")]);
-        let r = judge_capture(&cap, b"SECRET!!", "5345435245542121");
+        let r = judge_capture(&cap, b"SECRET!!", "5345435245542121", &[]);
         assert!(!r[0].passed && r[1].passed, "{r:?}");
         assert_eq!(
             r[0].detail,
@@ -193,16 +200,35 @@ mod tests {
     }
 
     #[test]
+    fn the_routers_own_probes_are_set_aside_but_a_leak_beside_them_fails() {
+        const ROUTER: [u8; 4] = [172, 26, 26, 1];
+        let own = [IpAddr::from(ROUTER)];
+        // The firewall probe to gateway-a and one to a host behind it, beside ESP.
+        let probes = [esp(b"opaque.."), icmp(ROUTER, GA, b"x"), icmp(ROUTER, A1, b"x"), icmp(GA, ROUTER, b"x")];
+        let r = judge_capture(&pcap(&probes), b"SECRET!!", "5345435245542121", &own);
+        assert!(r[0].passed && r[1].passed, "{r:?}");
+        assert_eq!(r[0].detail, "1 packets, only IKE (0) and ESP (1), none in the clear; 3 of the router's own set aside");
+        // Without the router's addresses, its probes count as cleartext.
+        assert!(!judge_capture(&pcap(&probes), b"SECRET!!", "53", &[])[0].passed);
+        let leak = [probes.as_slice(), &[icmp(A1, S1, b"x")]].concat();
+        let r = judge_capture(&pcap(&leak), b"SECRET!!", "5345435245542121", &own);
+        assert!(!r[0].passed && r[0].detail.contains("ICMP between 10.1.0.10 and 10.3.0.10 (1 packet)"), "{r:?}");
+        // The pattern is searched for in the router's own packets too.
+        let r = judge_capture(&pcap(&[esp(b"opaque.."), icmp(ROUTER, GA, b"SECRET!!")]), b"SECRET!!", "53", &own);
+        assert!(r[0].passed && !r[1].passed, "{r:?}");
+    }
+
+    #[test]
     fn flows_are_named_most_first_and_the_rest_counted() {
         let tcp = |src, n: usize| (0..n).map(|_| ipv4(6, src, S1, &[0; 20])).collect::<Vec<_>>();
         let mut packets = vec![icmp(A1, S1, b"x")];
         packets.extend(tcp(GA, 2));
         packets.extend(tcp([10, 1, 0, 11], 3));
         packets.push(ipv4(99, A1, S1, b""));
-        let r = judge_capture(&pcap(&packets), b"SECRET!!", "53");
+        let r = judge_capture(&pcap(&packets), b"SECRET!!", "53", &[]);
         assert!(r[0].detail.contains("(1 packet) and 1 more flow in the clear"), "{r:?}");
         packets.push(ipv4(17, A1, S1, &[0, 53, 0, 53, 0, 8, 0, 0]));
-        let r = judge_capture(&pcap(&packets), b"SECRET!!", "53");
+        let r = judge_capture(&pcap(&packets), b"SECRET!!", "53", &[]);
         assert_eq!(
             r[0].detail,
             "the router saw TCP between 10.1.0.11 and 10.3.0.10 (3 packets), TCP between 10.3.0.10 and \
@@ -213,7 +239,7 @@ mod tests {
 
     #[test]
     fn no_traffic_at_all_says_so() {
-        let r = judge_capture(&pcap(&[]), b"SECRET!!", "5345435245542121");
+        let r = judge_capture(&pcap(&[]), b"SECRET!!", "5345435245542121", &[]);
         assert!(!r[0].passed && r[1].passed, "{r:?}");
         assert!(r[0].detail.starts_with("the router saw no ESP and nothing in the clear (0 packets, 0 IKE)"), "{r:?}");
     }
@@ -221,22 +247,22 @@ mod tests {
     #[test]
     fn a_leaked_pattern_names_the_packet_that_carried_it() {
         // ESP with null encryption: only ESP, so the capture passes, but the payload shows.
-        let r = judge_capture(&pcap(&[esp(b"--SECRET!!--"), esp(b"xx")]), b"SECRET!!", "5345435245542121");
+        let r = judge_capture(&pcap(&[esp(b"--SECRET!!--"), esp(b"xx")]), b"SECRET!!", "5345435245542121", &[]);
         assert!(r[0].passed && !r[1].passed, "{r:?}");
         assert_eq!(
             r[1].detail,
             "the clients' payload pattern appears in 1 packet on the router's links, e.g. ESP 172.26.26.10 -> 172.28.28.10"
         );
         // The hex text of the pattern (the HTTP request's id) counts too.
-        let r = judge_capture(&pcap(&[icmp(A1, S1, b"id=5345435245542121")]), b"SECRET!!", "5345435245542121");
+        let r = judge_capture(&pcap(&[icmp(A1, S1, b"id=5345435245542121")]), b"SECRET!!", "5345435245542121", &[]);
         assert!(r[1].detail.contains("1 packet on the router's links, e.g. 10.1.0.10 -> 10.3.0.10 ICMP"), "{r:?}");
     }
 
     #[test]
     fn an_empty_pattern_or_unreadable_capture_fails() {
-        let r = judge_capture(&pcap(&[esp(b"opaque..")]), b"", "");
+        let r = judge_capture(&pcap(&[esp(b"opaque..")]), b"", "", &[]);
         assert!(r[0].passed && !r[1].passed, "{r:?}");
-        let r = judge_capture(b"garbage", b"SECRET!!", "53");
+        let r = judge_capture(b"garbage", b"SECRET!!", "53", &[]);
         assert!(r.iter().all(|c| !c.passed && c.detail.starts_with("unreadable capture")), "{r:?}");
     }
 

@@ -81,20 +81,28 @@ fn nodes_running(engine: &Engine, tb: &Running) -> Result<CheckResult, TestbedEr
 }
 
 pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<CheckResult>, TestbedError> {
-    let s = &tb.scenario;
-    // The firewall probes run beside the tunnel checks, not beside the
-    // capture: the router's probes would be clear traffic on its links.
-    progress.step("checking nodes and tunnels; probing the gateways' firewalls from the router");
-    let (nodes, tunnel_results, firewall_results) = std::thread::scope(|sc| {
+    // All at once: the firewall probes are the router's own packets, which
+    // the capture sets aside by address; the clients' calls cross it.
+    progress.step("checking nodes and tunnels, probing the firewalls, capturing while clients call the server");
+    let (nodes, tunnel_results, firewall_results, captured) = std::thread::scope(|sc| {
         let n = sc.spawn(|| nodes_running(engine, tb));
         let f = sc.spawn(|| firewall::run(engine, tb));
-        let t = tunnels::run(engine, tb);
-        (n.join().expect("node thread panicked"), t, f.join().expect("firewall thread panicked"))
+        let t = sc.spawn(|| tunnels::run(engine, tb));
+        let c = capture_while_clients_call(engine, tb);
+        let join = "check thread panicked";
+        (n.join().expect(join), t.join().expect(join), f.join().expect(join), c)
     });
     let mut results = vec![nodes?];
     results.extend(tunnel_results?);
+    results.extend(captured?);
+    results.extend(firewall_results?);
+    Ok(results)
+}
 
-    progress.step("capturing on the router while clients call the server");
+/// Captures on the router while every client calls the server; the
+/// clients' results, then the capture's.
+fn capture_while_clients_call(engine: &Engine, tb: &Running) -> Result<Vec<CheckResult>, TestbedError> {
+    let s = &tb.scenario;
     let observer = tb.opts.router_namespace(s);
     engine.run(&[
         "exec", &observer, "sh", "-c",
@@ -111,7 +119,7 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let reach = crate::parallel::map(&clients, |c| {
+    let mut results = crate::parallel::map(&clients, |c| {
         let id = format!("{hex}-{}", c.name);
         let script = format!(
             "ping -c 2 -i 0.05 -W 2 -p {hex} {target} >/dev/null 2>&1 || {{ echo ping-failed; exit 1; }}; \
@@ -125,15 +133,13 @@ pub fn run(engine: &Engine, tb: &Running, progress: &Progress) -> Result<Vec<Che
             Err(e) => CheckResult::new(CheckKind::Reach, name, false, e.to_string()),
         }
     });
-    results.extend(reach);
-
     let pcap = engine.run_bytes(&[
         "exec", &observer, "sh", "-c",
         "pid=$(cat /tmp/cap.pid); kill -INT $pid; \
          while [ -e /proc/$pid ] && ! grep -q '^State:.*Z' /proc/$pid/status 2>/dev/null; do sleep 0.01; done; cat /tmp/cap.pcap",
     ])?;
-    results.extend(judge_capture(&pcap, &pattern, &hex));
-    results.extend(firewall_results?);
+    let router_addrs: Vec<IpAddr> = s.router().addrs().collect();
+    results.extend(judge_capture(&pcap, &pattern, &hex, &router_addrs));
     Ok(results)
 }
 

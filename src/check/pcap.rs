@@ -112,7 +112,7 @@ pub fn parse(bytes: &[u8]) -> Result<Capture, PcapError> {
 impl Capture {
     /// Packets that are neither IKE, ESP, ESP-in-UDP, ARP nor neighbour discovery.
     pub fn cleartext(&self) -> impl Iterator<Item = &Packet> {
-        self.packets.iter().filter(|p| matches!(p.class, Class::Other { .. } | Class::NonIp { .. }))
+        self.packets.iter().filter(|p| p.is_cleartext())
     }
 
     /// Whether any packet's bytes contain `pattern`. An empty pattern is
@@ -123,6 +123,16 @@ impl Capture {
 }
 
 impl Packet {
+    /// Neither IKE, ESP, ESP-in-UDP, ARP nor neighbour discovery.
+    pub fn is_cleartext(&self) -> bool {
+        matches!(self.class, Class::Other { .. } | Class::NonIp { .. })
+    }
+
+    /// Whether the packet is from or to one of `addrs`.
+    pub fn involves(&self, addrs: &[IpAddr]) -> bool {
+        [self.src, self.dst].iter().flatten().any(|a| addrs.contains(a))
+    }
+
     /// Whether the frame's bytes contain `pattern` (an empty one always).
     pub fn carries(&self, pattern: &[u8]) -> bool {
         pattern.is_empty() || self.data.windows(pattern.len()).any(|w| w == pattern)
