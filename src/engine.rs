@@ -55,6 +55,29 @@ impl Default for Engine {
     }
 }
 
+/// A running [`Engine::follow`]: read by one thread, stopped from any.
+pub struct Follow {
+    reader: duct::ReaderHandle,
+}
+
+impl Follow {
+    /// Hands each line to `on_line` until it returns false or the stream ends.
+    pub fn each_line(&self, mut on_line: impl FnMut(&str) -> bool) {
+        use std::io::BufRead;
+        for line in io::BufReader::new(&self.reader).lines() {
+            let Ok(line) = line else { return };
+            if !on_line(line.trim_end_matches('\r')) {
+                return;
+            }
+        }
+    }
+
+    /// Ends the command (a reader blocked in [`Follow::each_line`] then sees the end).
+    pub fn stop(&self) {
+        let _ = self.reader.kill();
+    }
+}
+
 /// Shell-quotes one argument, only where needed.
 pub fn quote(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b));
@@ -154,6 +177,14 @@ impl Engine {
             return Err(EngineError::DaemonDown);
         }
         Ok(run)
+    }
+
+    /// Starts a docker command that runs until stopped (`logs --follow`),
+    /// its stdout and stderr merged into one stream of lines.
+    pub fn follow<S: AsRef<str>>(&self, args: &[S]) -> Result<Follow, EngineError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        let reader = self.expr(&args).stderr_to_stdout().unchecked().reader();
+        Ok(Follow { reader: reader.map_err(|source| self.spawn_error(&args, source))? })
     }
 
     /// `value` if `run` succeeded, else the error carrying the stderr tail.

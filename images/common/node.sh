@@ -56,7 +56,10 @@ net_up() {
   done <"$conf"
 }
 
-mark_ready() { touch "$IMGTOOL_RUN/ready"; }
+# Ready: the file the healthcheck tests, and a line in the log, which
+# `imgtool up` follows instead of waiting for the next health probe.
+mark_ready() { touch "$IMGTOOL_RUN/ready"; say_ready; }
+say_ready() { echo "imgtool: ready" >&2; }
 
 # PID 1 ignores signals it has no handler for: idle with one so that
 # `docker stop` returns at once instead of after its timeout.

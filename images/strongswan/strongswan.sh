@@ -206,27 +206,33 @@ run_starter() {
 # nothing, and charon does not retry that by itself; this loop does, so
 # start-up order never matters.
 initiate_children() {
-  [ -f "$1" ] || return 0
+  [ -f "$1" ] || { say_ready; return 0; }
   # At a testbed's first start no SA exists yet, so the first try initiates
   # at once (under qemu-user each swanctl takes most of a second); after a
   # restart a peer may have made the SA again already, so it looks first.
   look=yes
   [ "$1" != "$IMGTOOL_CONF/initiate" ] || look=no
-  while read -r child; do
-    [ -n "$child" ] || continue
-    (
-      tries=0
-      while :; do
-        if [ "$look" = yes ] && swanctl --list-sas --raw --ike "$child" 2>/dev/null | grep -q "name=$child [^}]*state=INSTALLED"; then
-          break
-        fi
-        look=yes
-        swanctl --initiate --child "$child" --timeout 5 >/dev/null 2>&1 && break
-        tries=$((tries + 1))
-        if [ $tries -lt 50 ]; then sleep 0.1; else sleep 2; fi
-      done
-    ) &
-  done <"$1"
+  # Ready once every child is up: a responder installs its CHILD_SA before
+  # it answers IKE_AUTH, so both ends have it by then.
+  (
+    while read -r child; do
+      [ -n "$child" ] || continue
+      (
+        tries=0
+        while :; do
+          if [ "$look" = yes ] && swanctl --list-sas --raw --ike "$child" 2>/dev/null | grep -q "name=$child [^}]*state=INSTALLED"; then
+            break
+          fi
+          look=yes
+          swanctl --initiate --child "$child" --timeout 5 >/dev/null 2>&1 && break
+          tries=$((tries + 1))
+          if [ $tries -lt 50 ]; then sleep 0.1; else sleep 2; fi
+        done
+      ) &
+    done <"$1"
+    wait
+    say_ready
+  ) &
 }
 
 # Which tunnels to initiate. At a testbed's first start, those this gateway
@@ -245,7 +251,7 @@ tunnels_to_initiate() {
   fi
 }
 
-# Starts charon, initiates, reports ready, and keeps charon running: a
+# Starts charon, initiates (then says ready), and keeps charon running: a
 # charon that dies (kill -9, a crash) is started again at once, without
 # restarting the container. `docker stop` still ends it (the TERM trap).
 run_and_supervise_charon() {
@@ -253,8 +259,8 @@ run_and_supervise_charon() {
   while :; do
     if legacy_format; then run_starter; else run_charon; fi
     echo "$charon" >"$IMGTOOL_RUN/ike.pid"
+    touch "$IMGTOOL_RUN/ready"
     initiate_children "$(tunnels_to_initiate)"
-    mark_ready
     # lab-load waits for the next generation after it stopped this one.
     generation=$((generation + 1))
     echo "$generation" >"$IMGTOOL_RUN/ike.generation"

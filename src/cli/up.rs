@@ -31,7 +31,7 @@ pub struct UpArgs {
     /// Leave a testbed that failed to come up in place, for inspection
     #[arg(long)]
     pub keep: bool,
-    /// Seconds to wait for every node to be healthy (default 60, 240 on an emulated platform)
+    /// Seconds to wait for every node to be ready (default 60, 240 on an emulated platform)
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
     /// Pull the images from this registry and namespace only (default: imgtool.toml's registries, tried in order), e.g. 127.0.0.1:5000/vpnlab

@@ -3,7 +3,7 @@
 //! macvlan probe (a host-network helper), networks, then containers created,
 //! given their files with `docker cp` and started side by side (on emulated
 //! platforms, the native holders of the gateways' namespaces first); then
-//! waiting until every node reports healthy.
+//! waiting until every node says it is ready.
 
 use std::time::{Duration, Instant};
 
@@ -188,33 +188,95 @@ fn create_and_start(
     Ok(())
 }
 
-pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
+/// The line a node's image writes to its log once it is ready (see
+/// images/common/node.sh); a gateway, once every tunnel it initiates is up.
+const READY_LINE: &str = "imgtool: ready";
+
+/// How often the nodes' state is read while waiting: to see a node that
+/// stopped, and Docker's health, for images that do not say they are ready.
+const STATE_POLL: Duration = Duration::from_millis(300);
+
+/// Waits until every node says it is ready in its log, or is healthy by
+/// Docker's health check. The logs are followed, not polled: a node is seen
+/// ready at once, not at its next health probe (200 ms apart, or slower on
+/// a busy machine; under qemu-user each probe takes most of a second).
+pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
     let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
-    loop {
-        let found = super::objects::containers(engine, &names)?;
-        if let Some(missing) = names.iter().find(|n| !found.iter().any(|c| c.name() == n.as_str())) {
-            return Err(TestbedError::Unhealthy { node: missing.clone(), detail: "removed while starting".into() });
+    // A log that cannot be followed leaves that node to its health check.
+    let follows: Vec<(usize, crate::engine::Follow)> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| engine.follow(&["logs", "--follow", n]).ok().map(|f| (i, f)))
+        .collect();
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        for (i, follow) in &follows {
+            let said = said.clone();
+            s.spawn(move || {
+                follow.each_line(|line| {
+                    let ready = line == READY_LINE;
+                    if ready {
+                        let _ = said.send(*i);
+                    }
+                    !ready
+                })
+            });
         }
-        let mut pending = Vec::new();
-        for c in &found {
-            let (name, status, health) = (c.name(), c.state.status.as_str(), c.health());
+        drop(said);
+        let waited = wait_for(engine, &names, &heard, deadline, timeout_s);
+        for (_, follow) in &follows {
+            follow.stop();
+        }
+        waited
+    })
+}
+
+fn wait_for(
+    engine: &Engine,
+    names: &[String],
+    heard: &std::sync::mpsc::Receiver<usize>,
+    deadline: Instant,
+    timeout_s: u64,
+) -> Result<(), TestbedError> {
+    let mut ready = vec![false; names.len()];
+    let mut next_poll = Instant::now() + STATE_POLL;
+    loop {
+        let wait = next_poll.saturating_duration_since(Instant::now());
+        match heard.recv_timeout(wait) {
+            Ok(i) => ready[i] = true,
+            // Every follower ended: only the state polls are left.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if ready.iter().all(|r| *r) {
+            return Ok(());
+        }
+        stop_if_interrupted()?;
+        if Instant::now() < next_poll {
+            continue;
+        }
+        next_poll = Instant::now() + STATE_POLL;
+        let found = super::objects::containers(engine, names)?;
+        for (i, name) in names.iter().enumerate() {
+            let Some(c) = found.iter().find(|c| c.name() == name.as_str()) else {
+                return Err(TestbedError::Unhealthy { node: name.clone(), detail: "removed while starting".into() });
+            };
+            let status = c.state.status.as_str();
             if status != "running" {
                 let logs = engine
                     .output(&["logs", "--tail", "3", name])
                     .map(|r| crate::engine::last_lines(&format!("{}{}", r.stdout, r.stderr), 3))
                     .unwrap_or_default();
-                return Err(TestbedError::Unhealthy { node: name.into(), detail: format!("{status}: {logs}") });
+                return Err(TestbedError::Unhealthy { node: name.clone(), detail: format!("{status}: {logs}") });
             }
-            if health != "healthy" {
-                pending.push(name.to_string());
-            }
+            ready[i] |= c.health() == "healthy";
         }
-        if pending.is_empty() {
+        if ready.iter().all(|r| *r) {
             return Ok(());
         }
-        stop_if_interrupted()?;
         if Instant::now() > deadline {
+            let pending: Vec<&str> = names.iter().zip(&ready).filter(|(_, r)| !**r).map(|(n, _)| n.as_str()).collect();
             return Err(TestbedError::Unhealthy {
                 node: pending.join(", "),
                 detail: format!(
@@ -223,7 +285,6 @@ pub(super) fn wait_healthy(engine: &Engine, containers: &[ContainerSpec], timeou
                 ),
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -257,9 +257,9 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         let nets = spec::networks(&scenario, &opts);
         bringup::create(engine, &opts, &nets, &containers, progress)?;
         meter = Some(memory::Meter::start(engine, meter_spec(&scenario, &opts)));
-        progress.step("waiting for every node to be healthy");
+        progress.step("waiting for every node to be ready");
         let timeout = req.timeout.unwrap_or(if platform == native { 60 } else { 240 });
-        bringup::wait_healthy(engine, &containers, timeout)?;
+        bringup::wait_ready(engine, &containers, timeout)?;
         Ok(format!("{} ({})", pick.driver.name(), pick.why))
     })();
     let driver = match result {
