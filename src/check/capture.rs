@@ -207,7 +207,10 @@ mod tests {
         let probes = [esp(b"opaque.."), icmp(ROUTER, GA, b"x"), icmp(ROUTER, A1, b"x"), icmp(GA, ROUTER, b"x")];
         let r = judge_capture(&pcap(&probes), b"SECRET!!", "5345435245542121", &own);
         assert!(r[0].passed && r[1].passed, "{r:?}");
-        assert_eq!(r[0].detail, "1 packets, only IKE (0) and ESP (1), none in the clear; 3 of the router's own set aside");
+        assert_eq!(
+            r[0].detail,
+            "1 packets, only IKE (0) and ESP (1), none in the clear; 3 of the router's own set aside"
+        );
         // Without the router's addresses, its probes count as cleartext.
         assert!(!judge_capture(&pcap(&probes), b"SECRET!!", "53", &[])[0].passed);
         let leak = [probes.as_slice(), &[icmp(A1, S1, b"x")]].concat();
