@@ -23,11 +23,22 @@ find_iface() {
   return 1
 }
 
-# The links in one `ip -batch` (one program, not five per link), then the
-# routes, which need every link up.
+# Sets $ll to the EUI-64 link-local address of MAC $1 (RFC 4291), as the
+# kernel would make it. Builtins only.
+link_local() {
+  saved_ifs=$IFS
+  IFS=:
+  # shellcheck disable=SC2086 # split on the colons
+  set -- $1
+  IFS=$saved_ifs
+  ll=$(printf 'fe80::%02x%s:%sff:fe%s:%s%s' $((0x$1 ^ 2)) "$2" "$3" "$4" "$5" "$6")
+}
+
+# The links, then the routes (which need every link up), in one `ip -batch`:
+# one program, not five per link; `ip` infers each route's family.
 net_up() {
-  mkdir -p "$IMGTOOL_RUN"
-  rm -f "$IMGTOOL_RUN/ready"
+  [ -d "$IMGTOOL_RUN" ] || mkdir -p "$IMGTOOL_RUN"
+  [ ! -e "$IMGTOOL_RUN/ready" ] || rm -f "$IMGTOOL_RUN/ready"
   conf="$IMGTOOL_CONF/net.conf"
   [ -f "$conf" ] || { log "no $conf: keeping Docker's addressing"; return 0; }
   batch="$IMGTOOL_RUN/links.batch"
@@ -38,7 +49,16 @@ net_up() {
     if [ "$found" != "$name" ]; then
       printf 'link set dev %s down\nlink set dev %s name %s\n' "$found" "$found" "$name" >>"$batch"
     fi
-    printf 'addr flush dev %s\nlink set dev %s up\n' "$name" "$name" >>"$batch"
+    case "$addrs" in
+      *:*)
+        # The kernel's own link-local would be tentative for a second or
+        # two (DAD), and until then a router sends no neighbour
+        # solicitation for what it forwards: the same EUI-64 address, without DAD.
+        link_local "$mac"
+        printf 'link set dev %s addrgenmode none\naddr flush dev %s\nlink set dev %s up\naddr add %s/64 dev %s nodad\n' \
+          "$name" "$name" "$name" "$ll" "$name" >>"$batch" ;;
+      *) printf 'addr flush dev %s\nlink set dev %s up\n' "$name" "$name" >>"$batch" ;;
+    esac
     for a in $addrs; do
       case "$a" in
         *:*) printf 'addr add %s dev %s nodad\n' "$a" "$name" >>"$batch" ;;
@@ -46,19 +66,16 @@ net_up() {
       esac
     done
   done <"$conf"
-  ip -batch "$batch" || die "setting up the links failed: $(tr '\n' ';' <"$batch")"
   while read -r kind dst gw; do
     [ "$kind" = route ] || continue
-    case "$gw" in
-      *:*) ip -6 route replace "$dst" via "$gw" ;;
-      *) ip route replace "$dst" via "$gw" ;;
-    esac
+    printf 'route replace %s via %s\n' "$dst" "$gw" >>"$batch"
   done <"$conf"
+  ip -batch "$batch" || die "setting up the links and routes failed: $(tr '\n' ';' <"$batch")"
 }
 
 # Ready: the file the healthcheck tests, and a line in the log, which
 # `imgtool up` follows instead of waiting for the next health probe.
-mark_ready() { touch "$IMGTOOL_RUN/ready"; say_ready; }
+mark_ready() { : >"$IMGTOOL_RUN/ready"; say_ready; }
 say_ready() { echo "imgtool: ready" >&2; }
 
 # PID 1 ignores signals it has no handler for: idle with one so that

@@ -119,13 +119,17 @@ legacy_format() { course_mode && [ -f "$IMGTOOL_CONF/ipsec.conf" ]; }
 # charon in the background of this shell (which forwards TERM), swanctl once
 # its VICI socket answers.
 run_charon() {
+  # Its VICI socket, tested by the shell: under qemu-user each swanctl
+  # started to ask takes most of a second. Requests sent before charon's
+  # threads run wait in the socket's backlog.
+  rm -f /var/run/charon.vici
   /usr/lib/ipsec/charon &
   charon=$!
   trap 'kill -TERM "$charon" 2>/dev/null; wait "$charon"; exit 0' TERM INT
   i=0
-  until swanctl --stats >/dev/null 2>&1; do
+  until [ -S /var/run/charon.vici ]; do
     kill -0 "$charon" 2>/dev/null || die "charon exited during start-up"
-    i=$((i + 1)); [ $i -lt 600 ] || die "charon's VICI socket did not answer in 30 s"
+    i=$((i + 1)); [ $i -lt 600 ] || die "charon's VICI socket did not appear in 30 s"
     sleep 0.05
   done
   if course_mode; then
@@ -259,7 +263,7 @@ run_and_supervise_charon() {
   while :; do
     if legacy_format; then run_starter; else run_charon; fi
     echo "$charon" >"$IMGTOOL_RUN/ike.pid"
-    touch "$IMGTOOL_RUN/ready"
+    : >"$IMGTOOL_RUN/ready"
     initiate_children "$(tunnels_to_initiate)"
     # lab-load waits for the next generation after it stopped this one.
     generation=$((generation + 1))

@@ -350,6 +350,9 @@ fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
         ..Default::default()
     };
     gateway.namespace_of = Some(holder.name.clone());
+    // The holder loads the rulesets: nft under qemu-user would take a
+    // second only to fail.
+    gateway.env.push(("IMGTOOL_FIREWALL".into(), "outside".into()));
     holder
 }
 
