@@ -62,7 +62,8 @@ pub fn choose(
         let (mut failed, mut pulled) = (None, false);
         // Side by side: three `image inspect`s one after another were a
         // tenth of a second of every `up`.
-        let here = crate::parallel::map(&needs, |(name, platform)| present(engine, &c.reference(name), platform, native));
+        let here =
+            crate::parallel::map(&needs, |(name, platform)| present(engine, &c.reference(name), platform, native));
         for ((name, platform), here) in needs.iter().zip(here) {
             let reference = c.reference(name);
             if here? {

@@ -76,7 +76,9 @@ net_up() {
 # Ready: the file the healthcheck tests, and a line in the log, which
 # `imgtool up` follows instead of waiting for the next health probe.
 mark_ready() { : >"$IMGTOOL_RUN/ready"; say_ready; }
-say_ready() { echo "imgtool: ready" >&2; }
+say_ready() { say ready; }
+# A line for imgtool, which follows the log while it waits (src/testbed/bringup.rs).
+say() { echo "imgtool: $*" >&2; }
 
 # PID 1 ignores signals it has no handler for: idle with one so that
 # `docker stop` returns at once instead of after its timeout.

@@ -36,6 +36,7 @@ charon_config() {
     *) die "IMGTOOL_ESP must be auto, kernel or libipsec, not $esp" ;;
   esac
   echo "$backend" >"$IMGTOOL_RUN/esp-backend"
+  say "esp-backend $backend"
   if [ -n "$missing" ]; then
     log "ESP backend: $backend (no kernel ESP for$missing)"
   else

@@ -188,19 +188,24 @@ fn create_and_start(
     Ok(())
 }
 
-/// The line a node's image writes to its log once it is ready (see
-/// images/common/node.sh); a gateway, once every tunnel it initiates is up.
-const READY_LINE: &str = "imgtool: ready";
+/// What a node's image says to imgtool in its log: `imgtool: ready` once
+/// it is ready (see images/common/node.sh; a gateway, once every tunnel it
+/// initiates is up), and before that, e.g., `imgtool: esp-backend NAME`.
+const SAID: &str = "imgtool: ";
+const READY: &str = "ready";
 
 /// How often the nodes' state is read while waiting: to see a node that
 /// stopped, and Docker's health, for images that do not say they are ready.
 const STATE_POLL: Duration = Duration::from_millis(300);
 
+/// What each node said before it was ready (`SAID` lines, without the prefix).
+pub(super) type Said = std::collections::HashMap<String, Vec<String>>;
+
 /// Waits until every node says it is ready in its log, or is healthy by
 /// Docker's health check. The logs are followed, not polled: a node is seen
 /// ready at once, not at its next health probe (200 ms apart, or slower on
 /// a busy machine; under qemu-user each probe takes most of a second).
-pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<(), TestbedError> {
+pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<Said, TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
     let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
     // A log that cannot be followed leaves that node to its health check.
@@ -209,38 +214,59 @@ pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_
         .enumerate()
         .filter_map(|(i, n)| engine.follow(&["logs", "--follow", n]).ok().map(|f| (i, f)))
         .collect();
-    let (said, heard) = std::sync::mpsc::channel();
+    let (ready, heard) = std::sync::mpsc::channel();
     std::thread::scope(|s| {
-        for (i, follow) in &follows {
-            let said = said.clone();
-            s.spawn(move || {
-                follow.each_line(|line| {
-                    let ready = line == READY_LINE;
-                    if ready {
-                        let _ = said.send(*i);
-                    }
-                    !ready
+        let listeners: Vec<_> = follows
+            .iter()
+            .map(|(i, follow)| {
+                let (ready, name) = (ready.clone(), names[*i].clone());
+                s.spawn(move || {
+                    let mut said = Vec::new();
+                    follow.each_line(|line| match line.strip_prefix(SAID) {
+                        Some(READY) => {
+                            let _ = ready.send(*i);
+                            false
+                        }
+                        Some(what) => {
+                            said.push(what.to_string());
+                            true
+                        }
+                        None => true,
+                    });
+                    (name, said)
                 })
-            });
-        }
-        drop(said);
-        let waited = wait_for(engine, &names, &heard, deadline, timeout_s);
+            })
+            .collect();
+        drop(ready);
+        let waited = wait_for(engine, &names, &heard, Instant::now() + STATE_POLL, deadline, timeout_s);
         for (_, follow) in &follows {
             follow.stop();
         }
-        waited
+        let said = listeners.into_iter().map(|l| l.join().expect("log follower panicked")).collect();
+        waited.map(|()| said)
     })
+}
+
+/// Waits, after [`wait_ready`] and the checks, until Docker's health
+/// agrees (its probes lag the nodes' own word by up to a probe or two), so
+/// that `docker ps` and `imgtool status` say healthy once `up` is done.
+/// Not an error if it does not: the nodes said they were ready.
+pub(super) fn settle_health(engine: &Engine, containers: &[ContainerSpec]) {
+    let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
+    let (_, none) = std::sync::mpsc::channel();
+    let _ = wait_for(engine, &names, &none, Instant::now(), Instant::now() + Duration::from_secs(10), 10);
 }
 
 fn wait_for(
     engine: &Engine,
     names: &[String],
     heard: &std::sync::mpsc::Receiver<usize>,
+    first_poll: Instant,
     deadline: Instant,
     timeout_s: u64,
 ) -> Result<(), TestbedError> {
     let mut ready = vec![false; names.len()];
-    let mut next_poll = Instant::now() + STATE_POLL;
+    let mut next_poll = first_poll;
     loop {
         let wait = next_poll.saturating_duration_since(Instant::now());
         match heard.recv_timeout(wait) {

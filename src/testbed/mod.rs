@@ -247,7 +247,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
 
     progress.step("creating credentials, veth parents and networks");
     let mut meter = None;
-    let result = (|| -> Result<String, TestbedError> {
+    let result = (|| -> Result<(String, bringup::Said), TestbedError> {
         let pick =
             bringup::credentials_and_driver(engine, &scenario, &opts, req.driver, daemon.is_docker_desktop(), &auth)?;
         progress.note(format!("network driver: {} ({})", pick.driver.name(), pick.why));
@@ -259,11 +259,11 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         meter = Some(memory::Meter::start(engine, meter_spec(&scenario, &opts)));
         progress.step("waiting for every node to be ready");
         let timeout = req.timeout.unwrap_or(if platform == native { 60 } else { 240 });
-        bringup::wait_ready(engine, &containers, timeout)?;
-        Ok(format!("{} ({})", pick.driver.name(), pick.why))
+        let said = bringup::wait_ready(engine, &containers, timeout)?;
+        Ok((format!("{} ({})", pick.driver.name(), pick.why), said))
     })();
-    let driver = match result {
-        Ok(driver) => driver,
+    let (driver, said) = match result {
+        Ok(done) => done,
         Err(e) => {
             // Stopping the meter removes its reader container, kept or not.
             if let Some(m) = meter {
@@ -290,7 +290,7 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
     }
     let running = Running { scenario, opts, record: record.clone() };
     let (checks, backend, lab_problems) = std::thread::scope(|s| {
-        let b = s.spawn(|| esp_backend(engine, &running.scenario, &running.opts));
+        let b = s.spawn(|| esp_backend(engine, &running.scenario, &running.opts, &said));
         let lab_problems = if course == course::Mode::Finished {
             Vec::new()
         } else {
@@ -298,13 +298,10 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
             course::settle(engine, &running)
         };
         // A bare testbed has nothing to check yet: no tunnel, no firewall.
-        let checks = if course == course::Mode::Bare {
-            Ok(Vec::new())
-        } else {
-            progress.step("checking tunnels, reachability, capture and firewall");
-            check::run(engine, &running, progress)
-        };
-        (checks, b.join().expect("esp thread panicked"), lab_problems)
+        let checks = if course == course::Mode::Bare { Ok(Vec::new()) } else { check::run(engine, &running, progress) };
+        let backend = b.join().expect("esp thread panicked");
+        bringup::settle_health(engine, &containers);
+        (checks, backend, lab_problems)
     });
     let seconds = started.elapsed().as_secs_f64();
     record.esp_backend = backend;
@@ -344,12 +341,16 @@ fn pin_images(engine: &Engine, images: &Images) -> Result<Images, TestbedError> 
 }
 
 /// What the gateways' image chose (kernel-netlink or kernel-libipsec), as
-/// each wrote it at start; `None` if they disagree or cannot say.
-fn esp_backend(engine: &Engine, scenario: &Scenario, opts: &Options) -> Option<String> {
+/// each said in its log at start, or else wrote to a file; `None` if they
+/// disagree or cannot say.
+fn esp_backend(engine: &Engine, scenario: &Scenario, opts: &Options, said: &bringup::Said) -> Option<String> {
     let gateways: Vec<String> =
         scenario.nodes.iter().filter(|n| crate::nodefiles::is_gateway(n)).map(|n| opts.container(&n.name)).collect();
     let said = crate::parallel::map(&gateways, |g| {
-        engine.output(&["exec", g, "cat", "/run/imgtool/esp-backend"]).ok().filter(|r| r.ok()).map(|r| r.stdout)
+        let in_log = said.get(g).and_then(|lines| lines.iter().find_map(|l| l.strip_prefix("esp-backend ")));
+        in_log.map(String::from).or_else(|| {
+            engine.output(&["exec", g, "cat", "/run/imgtool/esp-backend"]).ok().filter(|r| r.ok()).map(|r| r.stdout)
+        })
     });
     let mut backends: Vec<String> = said.into_iter().map(|s| s.map(|t| t.trim().to_string())).collect::<Option<_>>()?;
     backends.dedup();
