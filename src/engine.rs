@@ -325,6 +325,39 @@ mod tests {
         assert!(matches!(e.run(&["version"]), Err(EngineError::NotInstalled)));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn follow_hands_over_both_streams_and_stop_ends_a_blocked_reader() {
+        // `sh` stands in for `docker logs --follow`: lines, then nothing, forever.
+        let e = Engine { docker: "sh".into(), verbose: false };
+        let follow = e.follow(&["-c", "echo one; echo two >&2; exec sleep 60"]).unwrap();
+        let mut seen = Vec::new();
+        follow.each_line(|line| {
+            seen.push(line.to_string());
+            seen.len() < 2
+        });
+        assert_eq!(seen, ["one", "two"]);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut more = 0;
+                follow.each_line(|_| {
+                    more += 1;
+                    true
+                });
+                more
+            });
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert!(!reader.is_finished(), "the reader should block on the silent command");
+            follow.stop();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !reader.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            assert!(reader.is_finished(), "stop should end the reader's stream");
+            assert_eq!(reader.join().unwrap(), 0);
+        });
+    }
+
     #[test]
     fn failure_carries_command_status_and_stderr() {
         // `sh` stands in for docker here: this checks our error shape only.
