@@ -11,8 +11,9 @@ net_up
 # imgtool then loads the rulesets from a native helper in this network
 # namespace (the holder) and marks it done with an alias on lo.
 # IMGTOOL_FIREWALL=outside: imgtool knows it is so, and nft is not tried.
+firewall_from_outside() { [ "${IMGTOOL_FIREWALL:-}" = outside ]; }
 nft_works_here() {
-  [ "${IMGTOOL_FIREWALL:-}" != outside ] || return 1
+  ! firewall_from_outside || return 1
   nft list tables >/dev/null 2>"$IMGTOOL_RUN/nft.err" && return 0
   ! grep -q 'Protocol not supported' "$IMGTOOL_RUN/nft.err"
 }
@@ -45,7 +46,7 @@ if [ -f "$IMGTOOL_CONF/nat.nft" ]; then
   fi
 else
   [ -f "$IMGTOOL_CONF/firewall.nft" ] || die "no $IMGTOOL_CONF/firewall.nft: a gateway needs its ruleset"
-  if [ "${IMGTOOL_FIREWALL:-}" = outside ]; then
+  if firewall_from_outside; then
     wait_for_outside_firewall
   elif ! nft -f "$IMGTOOL_CONF/firewall.nft" 2>"$IMGTOOL_RUN/nft.err"; then
     grep -q 'Protocol not supported' "$IMGTOOL_RUN/nft.err" || { cat "$IMGTOOL_RUN/nft.err" >&2; die "loading the firewall failed"; }

@@ -207,7 +207,7 @@ pub(super) type Said = std::collections::HashMap<String, Vec<String>>;
 /// a busy machine; under qemu-user each probe takes most of a second).
 pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_s: u64) -> Result<Said, TestbedError> {
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
-    let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
+    let names = node_names(containers);
     // A log that cannot be followed leaves that node to its health check.
     let follows: Vec<(usize, crate::engine::Follow)> = names
         .iter()
@@ -252,9 +252,15 @@ pub(super) fn wait_ready(engine: &Engine, containers: &[ContainerSpec], timeout_
 /// that `docker ps` and `imgtool status` say healthy once `up` is done.
 /// Not an error if it does not: the nodes said they were ready.
 pub(super) fn settle_health(engine: &Engine, containers: &[ContainerSpec]) {
-    let names: Vec<String> = containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect();
+    const SETTLE_S: u64 = 10;
     let (_, none) = std::sync::mpsc::channel();
-    let _ = wait_for(engine, &names, &none, Instant::now(), Instant::now() + Duration::from_secs(10), 10);
+    let deadline = Instant::now() + Duration::from_secs(SETTLE_S);
+    let _ = wait_for(engine, &node_names(containers), &none, Instant::now(), deadline, SETTLE_S);
+}
+
+/// The scenario's nodes among `containers` (not holders, observer or meter).
+fn node_names(containers: &[ContainerSpec]) -> Vec<String> {
+    containers.iter().filter(|c| c.kind == Kind::Node).map(|c| c.name.clone()).collect()
 }
 
 fn wait_for(

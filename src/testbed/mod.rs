@@ -300,7 +300,11 @@ pub fn up(engine: &Engine, config: &Config, req: &UpRequest, progress: &Progress
         // A bare testbed has nothing to check yet: no tunnel, no firewall.
         let checks = if course == course::Mode::Bare { Ok(Vec::new()) } else { check::run(engine, &running, progress) };
         let backend = b.join().expect("esp thread panicked");
-        bringup::settle_health(engine, &containers);
+        // A failed check can leave a node that Docker never calls healthy:
+        // report it now, not after the settle's bound.
+        if checks.as_ref().is_ok_and(|c| c.iter().all(|r| r.passed)) {
+            bringup::settle_health(engine, &containers);
+        }
         (checks, backend, lab_problems)
     });
     let seconds = started.elapsed().as_secs_f64();
@@ -346,13 +350,13 @@ fn pin_images(engine: &Engine, images: &Images) -> Result<Images, TestbedError> 
 fn esp_backend(engine: &Engine, scenario: &Scenario, opts: &Options, said: &bringup::Said) -> Option<String> {
     let gateways: Vec<String> =
         scenario.nodes.iter().filter(|n| crate::nodefiles::is_gateway(n)).map(|n| opts.container(&n.name)).collect();
-    let said = crate::parallel::map(&gateways, |g| {
+    let each = crate::parallel::map(&gateways, |g| {
         let in_log = said.get(g).and_then(|lines| lines.iter().find_map(|l| l.strip_prefix("esp-backend ")));
         in_log.map(String::from).or_else(|| {
             engine.output(&["exec", g, "cat", "/run/imgtool/esp-backend"]).ok().filter(|r| r.ok()).map(|r| r.stdout)
         })
     });
-    let mut backends: Vec<String> = said.into_iter().map(|s| s.map(|t| t.trim().to_string())).collect::<Option<_>>()?;
+    let mut backends: Vec<String> = each.into_iter().map(|s| s.map(|t| t.trim().to_string())).collect::<Option<_>>()?;
     backends.dedup();
     (backends.len() == 1).then(|| backends.remove(0))
 }
