@@ -200,15 +200,69 @@ fn build_cache_goes_to_a_local_directory() {
     assert!(dir.join("index.json").is_file(), "no cache written to {}", dir.display());
 }
 
+/// A copy of the project's images and imgtool.toml, with the imgtool
+/// image's binaries (imgtool.toml's `binaries`), which every build of the
+/// set checks first.
+fn project_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = "cp -r {0}/imgtool.toml {0}/images {1}/ && mkdir {1}/target && cp -r {0}/target/image-bin {1}/target/";
+    sh(&copy.replace("{0}", env!("CARGO_MANIFEST_DIR")).replace("{1}", &dir.path().display().to_string())).success();
+    dir
+}
+
+/// The router's digest from a build's stderr, if that line says `outcome`
+/// ("built" or "unchanged").
+fn router_outcome(r: &Run, outcome: &str) -> Option<String> {
+    let prefix = format!("router linux/amd64: {outcome} sha256:");
+    let line = r.stderr.lines().find_map(|l| l.split_once("] ").map(|(_, m)| m).filter(|m| m.starts_with(&prefix)))?;
+    line.rsplit(' ').next().map(str::to_string)
+}
+
+#[test]
+fn a_rebuild_of_unchanged_inputs_runs_no_buildx_and_an_edit_rebuilds() {
+    let _g = docker_lock();
+    let dir = project_copy();
+    let root = dir.path();
+    let cache = tempfile::tempdir().unwrap();
+    let config = root.join("imgtool.toml");
+    let args = [
+        "build",
+        "--config",
+        config.to_str().unwrap(),
+        "--image",
+        "router",
+        "--platform",
+        "linux/amd64",
+        "--no-validate",
+    ];
+    let build = || imgtool_env(&args, &[("IMGTOOL_CACHE_DIR", cache.path().to_str().unwrap())]).success();
+    let first = build();
+    let built = router_outcome(&first, "built")
+        .unwrap_or_else(|| panic!("the first build was not a build:\n{}", first.describe()));
+    let again = build();
+    assert_eq!(router_outcome(&again, "unchanged"), Some(built.clone()), "{}", again.describe());
+    assert!(router_outcome(&again, "built").is_none(), "{}", again.describe());
+
+    // A changed file in the context is a new image.
+    let entrypoint = root.join("images/router/entrypoint.sh");
+    let original = std::fs::read_to_string(&entrypoint).unwrap();
+    std::fs::write(&entrypoint, format!("{original}\n# edited\n")).unwrap();
+    let edited = build();
+    let edited_digest =
+        router_outcome(&edited, "built").unwrap_or_else(|| panic!("an edit did not rebuild:\n{}", edited.describe()));
+    assert_ne!(edited_digest, built, "an edited entrypoint gave the same image");
+    // Undoing the edit builds again, and BuildKit gives the first image back.
+    std::fs::write(&entrypoint, original).unwrap();
+    let undone = build();
+    assert_eq!(router_outcome(&undone, "built"), Some(built), "{}", undone.describe());
+}
+
 #[test]
 fn dockerfile_error_names_the_line_and_publishes_nothing() {
     let _g = docker_lock();
     // A copy of the project whose router Dockerfile has a failing step.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = project_copy();
     let root = dir.path();
-    // With the imgtool image's binaries (imgtool.toml's `binaries`), which every build of the set checks first.
-    let copy = "cp -r {0}/imgtool.toml {0}/images {1}/ && mkdir {1}/target && cp -r {0}/target/image-bin {1}/target/";
-    sh(&copy.replace("{0}", env!("CARGO_MANIFEST_DIR")).replace("{1}", &root.display().to_string())).success();
     let dockerfile = root.join("images/router/Dockerfile");
     let text = std::fs::read_to_string(&dockerfile).unwrap();
     std::fs::write(&dockerfile, text.replacen("COPY entrypoint.sh", "RUN false\nCOPY entrypoint.sh", 1)).unwrap();

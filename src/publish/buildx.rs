@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Plan, metadata};
+use super::{Plan, inputs, metadata};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::progress::Progress;
@@ -93,16 +93,36 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     args.push(context.display().to_string());
     let epoch = plan.epoch.to_string();
     let task = progress.task(format!("{image} {platform}"));
-    let run = engine.output_streaming(&args, &[("SOURCE_DATE_EPOCH", &epoch)], |line| {
-        if let Some(step) = buildx_step(line) {
-            task.step(step);
+    // Without a cache to export or a build asked to start afresh, inputs
+    // that match the layout's record are that image: no buildx at all.
+    // A named builder resolves its bases where this cannot look.
+    let inputs = if plan.cache.is_none() && !plan.no_cache && plan.builder.is_none() {
+        let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).unwrap_or_default();
+        let sources = inputs::Sources { epoch: &epoch, dockerfile: &dockerfile, base: from.map(|b| b.digest.as_str()) };
+        inputs::digest(engine, &args, &sources)?
+    } else {
+        None
+    };
+    let unchanged = inputs.as_deref().and_then(|i| held.built_from(i));
+    let digest = match &unchanged {
+        Some(digest) => digest.clone(),
+        None => {
+            held.forget_inputs()?;
+            let run = engine.output_streaming(&args, &[("SOURCE_DATE_EPOCH", &epoch)], |line| {
+                if let Some(step) = buildx_step(line) {
+                    task.step(step);
+                }
+            })?;
+            if !run.ok() {
+                bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
+            }
+            built_digest(&metadata_file)?
         }
-    })?;
-    if !run.ok() {
-        bail!("building {image} for {platform} failed: {}", build_failure(&run.stderr));
-    }
-    let digest = built_digest(&metadata_file)?;
+    };
     let blobs = held.keep_only(&digest)?;
+    if let (Some(inputs), None) = (&inputs, &unchanged) {
+        held.record_inputs(inputs, &digest)?;
+    }
     held.snapshot(&blobs, &layout)?;
     // The cache is free for other builds again: this one reads its snapshot.
     drop(held);
@@ -119,7 +139,7 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
         engine.run(&["load", "--quiet", "--input", &tar.display().to_string()])?;
     }
     engine.run(&["tag", &by_digest, &name])?;
-    task.finish(&format!("built {digest}"));
+    task.finish(&format!("{} {digest}", if unchanged.is_some() { "unchanged" } else { "built" }));
     Ok(Built { image: image.into(), platform: platform.into(), layout, local: by_digest, tag: name, digest })
 }
 

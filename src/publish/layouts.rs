@@ -3,7 +3,9 @@
 //! directory through the client's content store, so a blob the directory
 //! already holds is not sent again: a no-op rebuild writes only the small
 //! manifest and config. After each build the layout is trimmed back to the
-//! one image just built, and the build loads and pushes from a private
+//! one image just built, beside a record of the inputs it was built from
+//! (`inputs.rs`), so the next build of the same inputs need not run buildx
+//! at all. The build loads and pushes from a private
 //! snapshot of it (hard links), so builds running at once never see each
 //! other's images.
 
@@ -26,6 +28,9 @@ pub fn cache_root() -> PathBuf {
 #[derive(Debug)]
 pub struct Layout {
     pub dir: PathBuf,
+    /// `<image>-<arch>.inputs` beside it: the inputs digest (`inputs`) of
+    /// the image the layout holds, and that image's digest.
+    inputs: PathBuf,
     _lock: File,
 }
 
@@ -39,7 +44,38 @@ impl Layout {
         let lock_path = oci.join(format!("{image}-{arch}.lock"));
         let lock = File::create(&lock_path).with_context(|| format!("cannot open {}", lock_path.display()))?;
         lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
-        Ok(Layout { dir, _lock: lock })
+        let inputs = oci.join(format!("{image}-{arch}.inputs"));
+        Ok(Layout { dir, inputs, _lock: lock })
+    }
+
+    /// The image the layout holds, if it was built from `inputs` and all of
+    /// its blobs are still there.
+    pub fn built_from(&self, inputs: &str) -> Option<String> {
+        let text = fs::read_to_string(&self.inputs).ok()?;
+        let (recorded, digest) = text.trim().split_once(' ')?;
+        (recorded == inputs && self.holds(digest)).then(|| digest.to_string())
+    }
+
+    /// Whether the manifest `digest`, its config and its layers are all here.
+    fn holds(&self, digest: &str) -> bool {
+        let Some(bytes) = blob_path(&self.dir, digest).ok().and_then(|p| fs::read(p).ok()) else { return false };
+        let Ok(manifest) = serde_json::from_slice::<ManifestJson>(&bytes) else { return false };
+        let mut blobs = manifest.layers.iter().map(|l| &l.digest).chain([&manifest.config.digest]);
+        blobs.all(|d| blob_path(&self.dir, d).is_ok_and(|p| p.is_file()))
+    }
+
+    /// Forgets what the layout was built from: a build is about to change it.
+    pub fn forget_inputs(&self) -> Result<()> {
+        match fs::remove_file(&self.inputs) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records that the image `digest` was built from `inputs`.
+    pub fn record_inputs(&self, inputs: &str, digest: &str) -> Result<()> {
+        fs::write(&self.inputs, format!("{inputs} {digest}\n"))
+            .with_context(|| format!("cannot write {}", self.inputs.display()))
     }
 
     /// Makes index.json list only `digest` (the manifest just built) and
@@ -123,11 +159,21 @@ mod tests {
             "0".repeat(64)
         );
         fs::write(dir.join("index.json"), index).unwrap();
-        let layout = Layout { dir: dir.clone(), _lock: File::create(tmp.path().join("lock")).unwrap() };
+        let lock = File::create(tmp.path().join("lock")).unwrap();
+        let layout = Layout { dir: dir.clone(), inputs: tmp.path().join("client-amd64.inputs"), _lock: lock };
+        assert_eq!(layout.built_from("sha256:in"), None, "nothing recorded yet");
+        layout.record_inputs("sha256:in", &digest).unwrap();
+        assert_eq!(layout.built_from("sha256:in").as_deref(), Some(digest.as_str()));
+        assert_eq!(layout.built_from("sha256:other"), None, "other inputs matched");
 
         let kept = layout.keep_only(&digest).unwrap();
         assert_eq!(kept.len(), 3);
         assert!(!blob_path(&dir, &stale).unwrap().exists());
+        fs::rename(blob_path(&dir, &layer).unwrap(), tmp.path().join("away")).unwrap();
+        assert_eq!(layout.built_from("sha256:in"), None, "an image with a layer missing counted as built");
+        fs::rename(tmp.path().join("away"), blob_path(&dir, &layer).unwrap()).unwrap();
+        layout.forget_inputs().unwrap();
+        assert_eq!(layout.built_from("sha256:in"), None, "forgotten inputs still matched");
         let copy = tmp.path().join("copy");
         layout.snapshot(&kept, &copy).unwrap();
         assert!(kept.iter().all(|d| blob_path(&copy, d).unwrap().exists()));

@@ -6,6 +6,7 @@
 //! assembled and pushed under every tag (`push`, over `registry`).
 
 mod buildx;
+mod inputs;
 mod layouts;
 mod plan;
 mod push;
