@@ -59,6 +59,13 @@ net_up() {
           "$name" "$name" "$name" "$ll" "$name" >>"$batch" ;;
       *) printf 'addr flush dev %s\nlink set dev %s up\n' "$name" "$name" >>"$batch" ;;
     esac
+    # A neighbour that is not up yet when first asked for (a peer still
+    # starting) is asked again every 100 ms, for 3 s, rather than every
+    # second: the packets queued for it go as soon as it answers.
+    printf 'ntable change name arp_cache dev %s retrans 100 mcast_probes 30\n' "$name" >>"$batch"
+    case "$addrs" in
+      *:*) printf 'ntable change name ndisc_cache dev %s retrans 100 mcast_probes 30\n' "$name" >>"$batch" ;;
+    esac
     for a in $addrs; do
       case "$a" in
         *:*) printf 'addr add %s dev %s nodad\n' "$a" "$name" >>"$batch" ;;
