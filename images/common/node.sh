@@ -34,11 +34,38 @@ link_local() {
   ll=$(printf 'fe80::%02x%s:%sff:fe%s:%s%s' $((0x$1 ^ 2)) "$2" "$3" "$4" "$5" "$6")
 }
 
+# A neighbour that is not up yet when first asked for (a peer still
+# starting) is asked again every 100 ms for 3 s, not every second as the
+# kernel would: what is queued for it goes as soon as it answers. Without
+# this, a gateway's first IKE_SA_INIT waited a second for the router's next
+# ARP request. On every interface, before the renames (the settings stay
+# with the device). qemu-user cannot send these netlink messages: where
+# imgtool says so (IMGTOOL_NEIGHBOURS=outside), the native holder or
+# observer that owns the namespace has done it.
+neighbours_asked_often() {
+  [ "${IMGTOOL_NEIGHBOURS:-}" != outside ] || return 0
+  [ -d "$IMGTOOL_RUN" ] || mkdir -p "$IMGTOOL_RUN"
+  arp="$IMGTOOL_RUN/arp.batch" ndisc="$IMGTOOL_RUN/ndisc.batch"
+  : >"$arp"
+  : >"$ndisc"
+  for dev in /sys/class/net/*; do
+    dev=${dev##*/}
+    [ "$dev" != lo ] || continue
+    printf 'ntable change name arp_cache dev %s retrans 100 mcast_probes 30\n' "$dev" >>"$arp"
+    # Only where IPv6 is on (Docker turns it off on IPv4-only networks).
+    read -r off 2>/dev/null <"/proc/sys/net/ipv6/conf/$dev/disable_ipv6" || off=1
+    [ "$off" = 1 ] || printf 'ntable change name ndisc_cache dev %s retrans 100 mcast_probes 30\n' "$dev" >>"$ndisc"
+  done
+  ip -batch "$arp" 2>/dev/null && ip -batch "$ndisc" 2>/dev/null ||
+    log "neighbour probes left at the kernel's pace (1 s): ip cannot change them here"
+}
+
 # The links, then the routes (which need every link up), in one `ip -batch`:
 # one program, not five per link; `ip` infers each route's family.
 net_up() {
   [ -d "$IMGTOOL_RUN" ] || mkdir -p "$IMGTOOL_RUN"
   [ ! -e "$IMGTOOL_RUN/ready" ] || rm -f "$IMGTOOL_RUN/ready"
+  neighbours_asked_often
   conf="$IMGTOOL_CONF/net.conf"
   [ -f "$conf" ] || { log "no $conf: keeping Docker's addressing"; return 0; }
   batch="$IMGTOOL_RUN/links.batch"
@@ -58,13 +85,6 @@ net_up() {
         printf 'link set dev %s addrgenmode none\naddr flush dev %s\nlink set dev %s up\naddr add %s/64 dev %s nodad\n' \
           "$name" "$name" "$name" "$ll" "$name" >>"$batch" ;;
       *) printf 'addr flush dev %s\nlink set dev %s up\n' "$name" "$name" >>"$batch" ;;
-    esac
-    # A neighbour that is not up yet when first asked for (a peer still
-    # starting) is asked again every 100 ms, for 3 s, rather than every
-    # second: the packets queued for it go as soon as it answers.
-    printf 'ntable change name arp_cache dev %s retrans 100 mcast_probes 30\n' "$name" >>"$batch"
-    case "$addrs" in
-      *:*) printf 'ntable change name ndisc_cache dev %s retrans 100 mcast_probes 30\n' "$name" >>"$batch" ;;
     esac
     for a in $addrs; do
       case "$a" in

@@ -6,8 +6,9 @@ use super::spec::NetworkSpec;
 
 /// What a holder runs: the firewall and, for host-to-host tunnels, the
 /// routing rules that qemu-user cannot add (see
-/// images/strongswan/strongswan.sh), then the mark on lo that the
-/// gateway's entrypoint waits for; then it idles. `$1` is `policy` or absent.
+/// images/strongswan/strongswan.sh) and the neighbour timers (see
+/// images/common/node.sh), then the mark on lo that the gateway's
+/// entrypoint waits for; then it idles. `$1` is `policy` or absent.
 /// In course mode (a nat.nft), the student's ruleset, if any, whose errors
 /// go to the holder's lab.log for imgtool, then imgtool's NAT and IKE gate,
 /// as the gateway's entrypoint loads them natively (imgtool lifts the gate).
@@ -31,6 +32,8 @@ if [ "${1:-}" = policy ]; then
     ip "$family" rule add pref 220 lookup 220
   done
 fi
+. /usr/local/lib/imgtool/node.sh
+neighbours_asked_often
 ip link set dev lo alias imgtool-firewall
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done

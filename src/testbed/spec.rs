@@ -315,6 +315,7 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
         ..Default::default()
     };
     router.namespace_of = Some(observer.name.clone());
+    router.env.push(neighbours_outside());
     specs.push(observer);
     specs
 }
@@ -350,10 +351,17 @@ fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
         ..Default::default()
     };
     gateway.namespace_of = Some(holder.name.clone());
+    gateway.env.push(neighbours_outside());
     // The holder loads the rulesets: nft under qemu-user would take a
     // second only to fail.
     gateway.env.push(("IMGTOOL_FIREWALL".into(), "outside".into()));
     holder
+}
+
+/// For a node whose namespace a native holder or observer owns: that one
+/// has set the neighbour timers, which qemu-user cannot (images/common/node.sh).
+fn neighbours_outside() -> (String, String) {
+    ("IMGTOOL_NEIGHBOURS".into(), "outside".into())
 }
 
 fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, String)> {
