@@ -264,7 +264,7 @@ pub struct BuildArgs {
     /// Build cache: a local directory or registry reference (type=local/registry); default: the builder's own
     #[arg(long, value_name = "DIR|REF")]
     pub cache: Option<String>,
-    /// Build every step again, ignoring the cache (as for a reproducibility check)
+    /// Build every step again, ignoring the cache (as for a reproducibility check). Without it, an image whose inputs match its kept build is reused as is ("unchanged")
     #[arg(long)]
     pub no_cache: bool,
     /// The buildx builder to build with (`docker buildx ls`; buildx/README.md): default, buildx's current one

@@ -39,9 +39,10 @@ link_local() {
 # kernel would: what is queued for it goes as soon as it answers. Without
 # this, a gateway's first IKE_SA_INIT waited a second for the router's next
 # ARP request. On every interface, before the renames (the settings stay
-# with the device). qemu-user cannot send these netlink messages: where
-# imgtool says so (IMGTOOL_NEIGHBOURS=outside), the native holder or
-# observer that owns the namespace has done it.
+# with the device). qemu-user cannot send these netlink messages, so on an
+# emulated platform imgtool says IMGTOOL_NEIGHBOURS=outside: the native
+# owners of the router's and the gateways' namespaces have done it, and a
+# client needs none (its gateway is up before it sends anything).
 neighbours_asked_often() {
   [ "${IMGTOOL_NEIGHBOURS:-}" != outside ] || return 0
   [ -d "$IMGTOOL_RUN" ] || mkdir -p "$IMGTOOL_RUN"

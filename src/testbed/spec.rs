@@ -296,6 +296,9 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
     if !opts.emulated() {
         return specs;
     }
+    for node in &mut specs {
+        node.env.push(NEIGHBOURS_NOT_HERE.map(String::from).into());
+    }
     let holders: Vec<ContainerSpec> =
         specs.iter_mut().filter(|c| c.devices.contains(&"/dev/net/tun")).map(|gw| netns_holder(gw, opts)).collect();
     specs.extend(holders);
@@ -315,7 +318,6 @@ pub fn containers(scenario: &Scenario, opts: &Options) -> Vec<ContainerSpec> {
         ..Default::default()
     };
     router.namespace_of = Some(observer.name.clone());
-    router.env.push(neighbours_outside());
     specs.push(observer);
     specs
 }
@@ -351,18 +353,17 @@ fn netns_holder(gateway: &mut ContainerSpec, opts: &Options) -> ContainerSpec {
         ..Default::default()
     };
     gateway.namespace_of = Some(holder.name.clone());
-    gateway.env.push(neighbours_outside());
     // The holder loads the rulesets: nft under qemu-user would take a
     // second only to fail.
     gateway.env.push(("IMGTOOL_FIREWALL".into(), "outside".into()));
     holder
 }
 
-/// For a node whose namespace a native holder or observer owns: that one
-/// has set the neighbour timers, which qemu-user cannot (images/common/node.sh).
-fn neighbours_outside() -> (String, String) {
-    ("IMGTOOL_NEIGHBOURS".into(), "outside".into())
-}
+/// On an emulated platform no node sets its neighbour timers, which
+/// qemu-user cannot (images/common/node.sh): the native owners of the
+/// router's and the gateways' namespaces do; the clients and servers need
+/// none, since what they ask for, their gateway, is up before they send.
+const NEIGHBOURS_NOT_HERE: [&str; 2] = ["IMGTOOL_NEIGHBOURS", "outside"];
 
 fn labels(scenario: &Scenario, opts: &Options, node: &str) -> Vec<(String, String)> {
     vec![
