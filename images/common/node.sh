@@ -57,8 +57,9 @@ neighbours_asked_often() {
     read -r off 2>/dev/null <"/proc/sys/net/ipv6/conf/$dev/disable_ipv6" || off=1
     [ "$off" = 1 ] || printf 'ntable change name ndisc_cache dev %s retrans 100 mcast_probes 30\n' "$dev" >>"$ndisc"
   done
-  ip -batch "$arp" 2>/dev/null && ip -batch "$ndisc" 2>/dev/null ||
+  if ! ip -batch "$arp" 2>/dev/null || ! ip -batch "$ndisc" 2>/dev/null; then
     log "neighbour probes left at the kernel's pace (1 s): ip cannot change them here"
+  fi
 }
 
 # The links, then the routes (which need every link up), in one `ip -batch`:
