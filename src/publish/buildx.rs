@@ -96,12 +96,15 @@ pub(super) fn build_one(engine: &Engine, config: &Config, job: Job, progress: &P
     // Without a cache to export or a build asked to start afresh, inputs
     // that match the layout's record are that image: no buildx at all.
     // A named builder resolves its bases where this cannot look.
-    let inputs = if plan.cache.is_none() && !plan.no_cache && plan.builder.is_none() {
-        let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).unwrap_or_default();
-        let sources = inputs::Sources { epoch: &epoch, dockerfile: &dockerfile, base: from.map(|b| b.digest.as_str()) };
-        inputs::digest(engine, &args, &sources)?
-    } else {
-        None
+    // A Dockerfile that cannot be read hides its bases: no fingerprint, and
+    // buildx says what is wrong with it.
+    let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).ok();
+    let inputs = match dockerfile {
+        Some(dockerfile) if plan.cache.is_none() && !plan.no_cache && plan.builder.is_none() => {
+            let base = from.map(|b| b.digest.as_str());
+            inputs::digest(engine, &args, &inputs::Sources { epoch: &epoch, dockerfile: &dockerfile, base })?
+        }
+        _ => None,
     };
     let unchanged = inputs.as_deref().and_then(|i| held.built_from(i));
     let digest = match &unchanged {

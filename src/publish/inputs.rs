@@ -13,7 +13,6 @@
 //! store (BuildKit then resolves it in the registry), a context that is not
 //! a local directory, a FROM whose argument no image of the set supplies.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -84,7 +83,7 @@ fn context_dirs(args: &[String]) -> Option<Vec<&str>> {
 }
 
 /// Every entry under `root`, in name order: its path, kind, executable bit
-/// and content (a symlink: its target). File times are left out: the build
+/// and content's digest (a symlink: its target). File times are left out: the build
 /// rewrites them.
 fn hash_tree(h: &mut Sha256, root: &Path) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
@@ -106,16 +105,7 @@ fn hash_tree(h: &mut Sha256, root: &Path) -> Result<()> {
                 subdirs.push(path);
             } else {
                 field(h, if executable(&entry.metadata()?) { b"exec" } else { b"file" });
-                let mut file = std::fs::File::open(&path)?;
-                h.update(file.metadata()?.len().to_le_bytes());
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    let n = file.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
+                field(h, crate::registry::sha256_file(&path)?.0.as_bytes());
             }
         }
         stack.extend(subdirs.into_iter().rev());

@@ -58,10 +58,20 @@ impl Layout {
 
     /// Whether the manifest `digest`, its config and its layers are all here.
     fn holds(&self, digest: &str) -> bool {
-        let Some(bytes) = blob_path(&self.dir, digest).ok().and_then(|p| fs::read(p).ok()) else { return false };
-        let Ok(manifest) = serde_json::from_slice::<ManifestJson>(&bytes) else { return false };
-        let mut blobs = manifest.layers.iter().map(|l| &l.digest).chain([&manifest.config.digest]);
-        blobs.all(|d| blob_path(&self.dir, d).is_ok_and(|p| p.is_file()))
+        let Ok(blobs) = self.image_blobs(digest) else { return false };
+        blobs.iter().all(|d| blob_path(&self.dir, d).is_ok_and(|p| p.is_file()))
+    }
+
+    /// The blobs of the image whose manifest is `digest`: its layers, its
+    /// config and the manifest itself.
+    fn image_blobs(&self, digest: &str) -> Result<Vec<String>> {
+        let manifest_path = blob_path(&self.dir, digest)?;
+        let bytes = fs::read(&manifest_path).with_context(|| format!("no manifest {digest} in the layout"))?;
+        let manifest: ManifestJson = serde_json::from_slice(&bytes)?;
+        let mut blobs: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
+        blobs.push(manifest.config.digest.clone());
+        blobs.push(digest.to_string());
+        Ok(blobs)
     }
 
     /// Forgets what the layout was built from: a build is about to change it.
@@ -81,13 +91,7 @@ impl Layout {
     /// Makes index.json list only `digest` (the manifest just built) and
     /// removes every blob that image does not reference; returns the blobs kept.
     pub fn keep_only(&self, digest: &str) -> Result<Vec<String>> {
-        let manifest_path = blob_path(&self.dir, digest)?;
-        let bytes = fs::read(&manifest_path).with_context(|| format!("no manifest {digest} in the layout"))?;
-        let manifest: ManifestJson = serde_json::from_slice(&bytes)?;
-        let mut keep: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
-        keep.push(manifest.config.digest.clone());
-        keep.push(digest.to_string());
-
+        let keep = self.image_blobs(digest)?;
         let index_path = self.dir.join("index.json");
         let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&index_path)?)?;
         if let Some(list) = index["manifests"].as_array_mut() {

@@ -24,7 +24,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 pub use auth::docker_config_dir;
 pub use error::{RATE_LIMIT, RegistryError};
 pub use index::Platform;
-pub use layout::{Descriptor, ManifestJson, blob_path};
+pub use layout::{Descriptor, ManifestJson, blob_path, sha256_file};
 pub use read::{InspectedManifest, Inspection};
 
 /// The `docker login` (user and password) that Docker's config.json or a
